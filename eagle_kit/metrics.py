@@ -1,0 +1,329 @@
+"""Faithfulness, localisation and hallucination metrics (METHOD.md §6–8).
+
+Every metric takes one :class:`~eagle_kit.Explanation` (→ a number) or a sequence of them
+(→ the mean over samples, NaNs — e.g. no sensitive token — left out).
+
+``tokens`` selects the curve a metric reads: ``None`` = the objective's targets (mean
+probability over them), ``"all"``, ``"sensitive"`` (tokens with ``p(full) − p(black) > 0.2``),
+or explicit indices/texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .explanation import Explanation, visual_reliance_curve
+
+__all__ = [
+    "insertion_auc",
+    "deletion_auc",
+    "highest_confidence",
+    "average_highest_confidence",
+    "sensitive_tokens",
+    "visual_reliance",
+    "point_game",
+    "Correction",
+    "mitigate",
+    "amcr",
+    "csr",
+    "rank_correlation",
+    "summary",
+    "SENSITIVE_THRESHOLD",
+]
+
+SENSITIVE_THRESHOLD = 0.2
+
+
+def _many(expl: Any) -> list[Explanation] | None:
+    if isinstance(expl, Explanation):
+        return None
+    if isinstance(expl, Sequence) and not isinstance(expl, (str, bytes)):
+        items = list(expl)
+        if not items:
+            raise ValueError("An empty list of explanations has no metric.")
+        for e in items:
+            if not isinstance(e, Explanation):
+                raise TypeError(f"Expected Explanation objects; got {type(e).__name__}.")
+        return items
+    raise TypeError(f"Expected an Explanation or a list of them; got {type(expl).__name__}.")
+
+
+def _mean(values: list[float]) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    if np.all(np.isnan(arr)):
+        return float("nan")
+    return float(np.nanmean(arr))
+
+
+def sensitive_tokens(expl: Explanation, threshold: float = SENSITIVE_THRESHOLD) -> list[int]:
+    """Tokens whose probability the image raises by more than ``threshold``."""
+    d = expl.dataset
+    gain = d["p_full"].values - d["p_black"].values
+    return [int(i) for i in np.flatnonzero(gain > threshold)]
+
+
+def _curve(expl: Explanation, kind: str, tokens: Any) -> np.ndarray | None:
+    if isinstance(tokens, str) and tokens == "sensitive":
+        idx = sensitive_tokens(expl)
+        if not idx:
+            return None
+        tokens = idx
+    return expl.curve(kind, tokens)
+
+
+def insertion_auc(expl: Any, tokens: Any = None) -> float:
+    """Area under the insertion curve: x = revealed area (0 … 1), y = p with those regions kept.
+
+    Higher is better. NaN when ``tokens="sensitive"`` and the explanation has none.
+    """
+    many = _many(expl)
+    if many is not None:
+        return _mean([insertion_auc(e, tokens) for e in many])
+    y = _curve(expl, "insertion", tokens)
+    if y is None:
+        return float("nan")
+    return float(np.trapezoid(y, expl.dataset["area"].values))
+
+
+def deletion_auc(expl: Any, tokens: Any = None) -> float:
+    """Area under the deletion curve: x = 1 − removed area, y = p with those regions removed.
+
+    Lower is better.
+    """
+    many = _many(expl)
+    if many is not None:
+        return _mean([deletion_auc(e, tokens) for e in many])
+    y = _curve(expl, "deletion", tokens)
+    if y is None:
+        return float("nan")
+    x = 1.0 - expl.dataset["area"].values  # 1 → 0
+    return float(np.trapezoid(y[::-1], x[::-1]))
+
+
+def highest_confidence(expl: Explanation, tokens: Any = None) -> float:
+    """Max of the insertion curve of one explanation."""
+    y = _curve(expl, "insertion", tokens)
+    return float("nan") if y is None else float(y.max())
+
+
+def average_highest_confidence(expl: Any, tokens: Any = None) -> float:
+    """Mean over samples of the insertion curve's maximum."""
+    many = _many(expl)
+    if many is None:
+        return highest_confidence(expl, tokens)
+    return _mean([highest_confidence(e, tokens) for e in many])
+
+
+def visual_reliance(expl: Explanation) -> np.ndarray:
+    """Visual reliance ``I_t = AUC(area, p_t) − min_k p_t`` for every recorded token."""
+    d = expl.dataset
+    return visual_reliance_curve(d["area"].values, d["insertion"].values)
+
+
+def _smooth_sigma(expl: Explanation) -> float:
+    h, w = expl.labels.shape[-2:]
+    return 0.5 * float(np.sqrt(h * w / expl.n_regions))
+
+
+def point_game(
+    expl: Any,
+    *,
+    box: Any = None,
+    mask: Any = None,
+    tokens: Any = None,
+    smooth: float | None = None,
+) -> float:
+    """Point game: 1 if the map's maximum lies inside the object's box or mask, else 0.
+
+    The map is region-constant, so its maximum is a whole region; we take the argmax of the
+    map smoothed with a Gaussian of sigma ``smooth`` pixels (default: half the typical region
+    side, ``0.5·sqrt(H·W/N)``), which lands inside the top region, drawn towards the next ones.
+    ``smooth=0`` uses the top region's pixel nearest its centroid.
+
+    Args:
+        box: ``(x0, y0, x1, y1)`` in pixels, x1/y1 exclusive (box variant).
+        mask: ``H×W`` bool (mask variant). For a list of explanations, lists of boxes/masks.
+        tokens: which tokens' map (default: the objective's).
+    """
+    many = _many(expl)
+    if many is not None:
+        boxes = box if box is not None else [None] * len(many)
+        masks = mask if mask is not None else [None] * len(many)
+        if len(boxes) != len(many) or len(masks) != len(many):
+            raise ValueError("Give one box (or mask) per explanation.")
+        return _mean(
+            [point_game(e, box=b, mask=m, tokens=tokens, smooth=smooth) for e, b, m in zip(many, boxes, masks)]
+        )
+    if (box is None) == (mask is None):
+        raise ValueError("Give exactly one of box=(x0, y0, x1, y1) or mask=H×W bool.")
+    y, x = max_location(expl, tokens=tokens, smooth=smooth)
+    if box is not None:
+        x0, y0, x1, y1 = (float(v) for v in box)
+        return float(x0 <= x < x1 and y0 <= y < y1)
+    m = np.asarray(mask, dtype=bool)
+    if m.shape != expl.labels.shape[-2:]:
+        raise ValueError(f"mask has shape {m.shape}; the image is {expl.labels.shape[-2:]}.")
+    return float(m[y, x])
+
+
+def max_location(expl: Explanation, *, tokens: Any = None, smooth: float | None = None) -> tuple[int, int]:
+    """``(y, x)`` of the attribution map's maximum (see :func:`point_game`)."""
+    if expl.labels.ndim != 2:
+        raise ValueError("point game is defined for images, not video.")
+    sigma = _smooth_sigma(expl) if smooth is None else float(smooth)
+    values = expl.region_values(tokens)
+    top = int(np.argmax(values))
+    inside = expl.labels == top
+    if sigma > 0:
+        from scipy.ndimage import gaussian_filter
+
+        m = gaussian_filter(values[expl.labels], sigma)
+        flat = int(np.argmax(np.where(inside, m, -np.inf)))
+        return divmod(flat, expl.labels.shape[1])
+    ys, xs = np.nonzero(inside)
+    cy, cx = ys.mean(), xs.mean()
+    i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+    return int(ys[i]), int(xs[i])
+
+
+# -- hallucination -------------------------------------------------------------------------
+
+
+@dataclass
+class Correction:
+    """Outcome of :func:`mitigate` for one sample.
+
+    Attributes:
+        corrected: the answer matched the label after removing ``n_removed`` regions.
+        n_removed: lowest-ranked regions removed at that point (or tried in all).
+        area_removed: their pixel fraction (1.0 when never corrected, as AMCR counts it).
+        answers: the answer after each removal.
+    """
+
+    corrected: bool
+    n_removed: int
+    area_removed: float
+    answers: list[str] = field(default_factory=list)
+
+
+def _first_word(text: str) -> str:
+    words = text.strip().lower().split()
+    return words[0].strip(".,!?;:\"'") if words else ""
+
+
+def mitigate(
+    expl: Explanation,
+    answer: Any,
+    label: str,
+    *,
+    prompt: str | None = None,
+    max_area: float = 1.0,
+    match: Callable[[str, str], bool] | None = None,
+) -> Correction:
+    """Remove the lowest-ranked regions one at a time until the answer matches ``label``.
+
+    METHOD §7: keep the top ``N − r`` regions (black elsewhere), regenerate, stop at the first
+    answer that matches.
+
+    Args:
+        expl: the diagnosis (targets = the correct answer's token).
+        answer: a model from :func:`eagle_kit.load_model` (then ``prompt`` is required) or any
+            callable ``image -> answer text``.
+        label: the correct answer (e.g. ``"no"``).
+        max_area: stop trying once more than this fraction of the image would be removed.
+        match: ``(answer, label) -> bool``; default compares first words, case-insensitive.
+    """
+    if hasattr(answer, "generate"):
+        if not prompt:
+            raise ValueError("mitigate(model, ...) needs prompt=... to regenerate the answer.")
+        model = answer
+
+        def answer_fn(img: np.ndarray) -> str:
+            return str(model.generate(img, prompt).text)
+
+    elif callable(answer):
+        answer_fn = answer
+    else:
+        raise TypeError("answer must be a model (with .generate) or a callable image -> text.")
+    match = match or (lambda a, b: _first_word(a) == _first_word(b))
+    n = expl.n_regions
+    area = expl.dataset["region_area"].values
+    answers: list[str] = []
+    removed_area = 0.0
+    for r in range(1, n):
+        removed_area = float(area[expl.order[n - r :]].sum())
+        if removed_area > max_area + 1e-12:
+            break
+        text = answer_fn(expl.masked_image(n - r, "insertion"))
+        answers.append(text)
+        if match(text, label):
+            return Correction(True, r, removed_area, answers)
+    return Correction(False, len(answers), 1.0, answers)
+
+
+def _areas(corrections: Sequence[Any]) -> np.ndarray:
+    out = []
+    for c in corrections:
+        if isinstance(c, Correction):
+            out.append(c.area_removed if c.corrected else 1.0)
+        elif c is None or (isinstance(c, float) and np.isnan(c)):
+            out.append(1.0)
+        else:
+            v = float(c)
+            if not 0 <= v <= 1:
+                raise ValueError(f"A removed-area fraction must be in [0, 1]; got {v}.")
+            out.append(v)
+    if not out:
+        raise ValueError("No samples given.")
+    return np.asarray(out)
+
+
+def amcr(corrections: Sequence[Any]) -> float:
+    """Average minimal correction region: mean removed-area fraction; never corrected = 1.
+
+    Accepts :class:`Correction` objects, or floats with ``None``/NaN for never corrected.
+    """
+    return float(_areas(corrections).mean())
+
+
+def csr(corrections: Sequence[Any], threshold: float = 0.1) -> float:
+    """Correction success rate: share of samples corrected with ≤ ``threshold`` of the area
+    removed. Never-corrected samples stay in the denominator (the reference drops them)."""
+    areas = _areas(corrections)
+    corrected = np.array(
+        [
+            (c.corrected if isinstance(c, Correction) else not (c is None or (isinstance(c, float) and np.isnan(c))))
+            for c in corrections
+        ]
+    )
+    return float(np.mean(corrected & (areas <= threshold + 1e-12)))
+
+
+# -- comparisons ---------------------------------------------------------------------------
+
+
+def rank_correlation(a: Any, b: Any) -> float:
+    """Spearman rank correlation of two maps (pixel arrays or explanations' maps)."""
+    from scipy.stats import spearmanr
+
+    ma = a.attribution_map() if isinstance(a, Explanation) else np.asarray(a)
+    mb = b.attribution_map() if isinstance(b, Explanation) else np.asarray(b)
+    if ma.shape != mb.shape:
+        raise ValueError(f"maps differ in shape: {ma.shape} vs {mb.shape}.")
+    return float(spearmanr(ma.ravel(), mb.ravel()).statistic)
+
+
+def summary(expl: Any) -> dict[str, float]:
+    """The headline figures: insertion/deletion AUC (targets and sensitive tokens), highest
+    confidence."""
+    return {
+        "insertion_auc": insertion_auc(expl),
+        "deletion_auc": deletion_auc(expl),
+        "highest_confidence": average_highest_confidence(expl),
+        "insertion_auc_sensitive": insertion_auc(expl, "sensitive"),
+        "deletion_auc_sensitive": deletion_auc(expl, "sensitive"),
+    }
