@@ -26,7 +26,9 @@ from .search import (
 __all__ = ["explain", "score_saliency"]
 
 
-def _resolve_regions(regions: Any, media: np.ndarray, n_regions: int, segmentation: str) -> RegionSet:
+def _resolve_regions(
+    regions: Any, media: np.ndarray, n_regions: int, segmentation: str
+) -> RegionSet:
     if regions is None:
         return segment(media, n_regions=n_regions, method=segmentation)
     if isinstance(regions, RegionSet):
@@ -181,7 +183,9 @@ def explain(
     )
     media = as_media(image)
     rs = _resolve_regions(regions, media, n_regions, segmentation)
-    prepared, score_keep, model_like = _bind(scorer, media, rs, fill, targets, token_names, model_options)
+    prepared, score_keep, model_like = _bind(
+        scorer, media, rs, fill, targets, token_names, model_options
+    )
     bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
     n = rs.n_regions
     meta = dict(getattr(prepared, "metadata", {}) or {})
@@ -193,7 +197,9 @@ def explain(
         batch_size=int(bs),
         progress=bar,
         checkpoint=ckpt,
-        fingerprint=fingerprint(media, rs.labels, fill_name(fill), sorted(meta.items()), list(prepared.tokens or [])),
+        fingerprint=fingerprint(
+            media, rs.labels, fill_name(fill), sorted(meta.items()), list(prepared.tokens or [])
+        ),
     )
     try:
         ends = ev(np.stack([np.zeros(n, bool), np.ones(n, bool)]))
@@ -314,8 +320,14 @@ def score_saliency(
     # pixel of rank r belongs to step bin i when floor((i-1)/N·HW) <= r < floor(i/N·HW)
     bounds = (np.arange(1, n_steps + 1) * total) // n_steps
     bins = np.searchsorted(bounds, rank, side="right")
-    rs = RegionSet(bins.reshape(sal.shape).astype(np.int32), method="saliency-bins", params={"n_steps": n_steps})
-    prepared, score_keep, model_like = _bind(scorer, media, rs, fill, targets, token_names, model_options)
+    rs = RegionSet(
+        bins.reshape(sal.shape).astype(np.int32),
+        method="saliency-bins",
+        params={"n_steps": n_steps},
+    )
+    prepared, score_keep, model_like = _bind(
+        scorer, media, rs, fill, targets, token_names, model_options
+    )
     cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
     bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
     bar = _make_progress(progress, 2 * (n_steps + 1), f"score {method}")

@@ -22,10 +22,17 @@ _VIRIDIS = np.array(
     ],
     dtype=np.float64,
 )
-_LUT = np.stack(
-    [np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_VIRIDIS)), _VIRIDIS[:, c]) for c in range(3)],
-    axis=1,
-).round().astype(np.uint8)
+_LUT = (
+    np.stack(
+        [
+            np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_VIRIDIS)), _VIRIDIS[:, c])
+            for c in range(3)
+        ],
+        axis=1,
+    )
+    .round()
+    .astype(np.uint8)
+)
 
 
 def viridis(values: np.ndarray) -> np.ndarray:

@@ -78,7 +78,7 @@ def visual_reliance_curve(area: np.ndarray, curve: np.ndarray) -> np.ndarray:
 
 
 def modality_labels(reliance: np.ndarray, p_black: np.ndarray) -> np.ndarray:
-    """"prior" / "visual" / "mixed" per token (thresholds are module constants)."""
+    """ "prior" / "visual" / "mixed" per token (thresholds are module constants)."""
     out = np.full(reliance.shape, "mixed", dtype=object)
     out[(reliance < PRIOR_MAX_RELIANCE) & (p_black >= PRIOR_MIN_P_BLACK)] = "prior"
     out[reliance >= VISUAL_MIN_RELIANCE] = "visual"
@@ -173,7 +173,11 @@ class Explanation:
     """
 
     def __init__(self, dataset: xr.Dataset):
-        missing = [v for v in ("image", "labels", "order", "insertion", "deletion", "area") if v not in dataset]
+        missing = [
+            v
+            for v in ("image", "labels", "order", "insertion", "deletion", "area")
+            if v not in dataset
+        ]
         if missing:
             raise ValueError(
                 f"This dataset is not an EAGLE explanation: it lacks {', '.join(missing)}. "
@@ -238,12 +242,16 @@ class Explanation:
         for tok in tokens:
             if isinstance(tok, (int, np.integer)):
                 if not 0 <= tok < len(self.tokens):
-                    raise IndexError(f"token index {tok} is out of range 0..{len(self.tokens) - 1}.")
+                    raise IndexError(
+                        f"token index {tok} is out of range 0..{len(self.tokens) - 1}."
+                    )
                 out.append(int(tok))
             else:
                 hits = [i for i, s in enumerate(self.tokens) if s.strip() == str(tok).strip()]
                 if not hits:
-                    raise ValueError(f"token '{tok}' is not among the recorded tokens: {self.tokens}.")
+                    raise ValueError(
+                        f"token '{tok}' is not among the recorded tokens: {self.tokens}."
+                    )
                 out.extend(hits)
         if not out:
             raise ValueError("No tokens selected.")
@@ -314,10 +322,12 @@ class Explanation:
         return self.dataset["reliance"].values
 
     def modality(self) -> list[str]:
-        """"prior" / "visual" / "mixed" per recorded token."""
+        """ "prior" / "visual" / "mixed" per recorded token."""
         return [str(s) for s in self.dataset["modality"].values]
 
-    def overlay(self, tokens: Any = None, *, alpha: float = 0.5, smooth: float | None = None) -> np.ndarray:
+    def overlay(
+        self, tokens: Any = None, *, alpha: float = 0.5, smooth: float | None = None
+    ) -> np.ndarray:
         """The image blended with the viridis heat map (reference: 50 %), ``H×W×3`` uint8."""
         if smooth is None:
             smooth = 0.25 * float(np.sqrt(self.labels[..., :, :].size / max(self.n_regions, 1)))
@@ -402,7 +412,9 @@ class Explanation:
         over = self.overlay()
         frame = over[0] if over.ndim == 4 else over
         scale = max(1, 256 // max(frame.shape[:2]))
-        img = Image.fromarray(frame).resize((frame.shape[1] * scale, frame.shape[0] * scale), Image.NEAREST)
+        img = Image.fromarray(frame).resize(
+            (frame.shape[1] * scale, frame.shape[0] * scale), Image.NEAREST
+        )
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         b64 = base64.b64encode(buf.getvalue()).decode()

@@ -35,7 +35,9 @@ def load_image(image: Any) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if not path.exists():
-            raise FileNotFoundError(f"No image at '{path}'. Pass an existing file, a PIL image or an array.")
+            raise FileNotFoundError(
+                f"No image at '{path}'. Pass an existing file, a PIL image or an array."
+            )
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -79,7 +81,9 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
         return np.round(arr * 255).astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
         if arr.min() < 0 or arr.max() > 255:
-            raise ValueError(f"integer image values lie in [{arr.min()}, {arr.max()}]; expected 0..255.")
+            raise ValueError(
+                f"integer image values lie in [{arr.min()}, {arr.max()}]; expected 0..255."
+            )
         return arr.astype(np.uint8)
     raise TypeError(f"image dtype {arr.dtype} is not supported; use uint8 RGB.")
 
@@ -133,10 +137,14 @@ def fill_image(image: np.ndarray, fill: Any = "black") -> np.ndarray:
             if image.ndim == 4:
                 return np.stack([_blur(f) for f in image])
             return _blur(image)
-        raise ValueError(f"Unknown fill '{fill}'. Choose one of: {', '.join(FILLS)}, or an RGB triple.")
+        raise ValueError(
+            f"Unknown fill '{fill}'. Choose one of: {', '.join(FILLS)}, or an RGB triple."
+        )
     rgb = np.asarray(fill)
     if rgb.shape != (3,) or rgb.min() < 0 or rgb.max() > 255:
-        raise ValueError(f"fill must be one of {', '.join(FILLS)} or an RGB triple 0..255; got {fill!r}.")
+        raise ValueError(
+            f"fill must be one of {', '.join(FILLS)} or an RGB triple 0..255; got {fill!r}."
+        )
     return np.broadcast_to(rgb.astype(np.uint8), image.shape).copy()
 
 

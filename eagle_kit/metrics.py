@@ -156,7 +156,10 @@ def point_game(
         if len(boxes) != len(many) or len(masks) != len(many):
             raise ValueError("Give one box (or mask) per explanation.")
         return _mean(
-            [point_game(e, box=b, mask=m, tokens=tokens, smooth=smooth) for e, b, m in zip(many, boxes, masks)]
+            [
+                point_game(e, box=b, mask=m, tokens=tokens, smooth=smooth)
+                for e, b, m in zip(many, boxes, masks)
+            ]
         )
     if (box is None) == (mask is None):
         raise ValueError("Give exactly one of box=(x0, y0, x1, y1) or mask=H×W bool.")
@@ -170,7 +173,9 @@ def point_game(
     return float(m[y, x])
 
 
-def max_location(expl: Explanation, *, tokens: Any = None, smooth: float | None = None) -> tuple[int, int]:
+def max_location(
+    expl: Explanation, *, tokens: Any = None, smooth: float | None = None
+) -> tuple[int, int]:
     """``(y, x)`` of the attribution map's maximum (see :func:`point_game`)."""
     if expl.labels.ndim != 2:
         raise ValueError("point game is defined for images, not video.")
@@ -296,7 +301,11 @@ def csr(corrections: Sequence[Any], threshold: float = 0.1) -> float:
     areas = _areas(corrections)
     corrected = np.array(
         [
-            (c.corrected if isinstance(c, Correction) else not (c is None or (isinstance(c, float) and np.isnan(c))))
+            (
+                c.corrected
+                if isinstance(c, Correction)
+                else not (c is None or (isinstance(c, float) and np.isnan(c)))
+            )
             for c in corrections
         ]
     )

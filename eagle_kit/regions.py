@@ -207,7 +207,10 @@ def _slico(image: np.ndarray, n_regions: int, ruler: float, iterations: int) -> 
             "(and uninstall opencv-python, which shadows it). Or use method='grid'."
         )
     slic = cv2.ximgproc.createSuperpixelSLIC(
-        np.ascontiguousarray(image), algorithm=cv2.ximgproc.SLICO, region_size=size, ruler=float(ruler)
+        np.ascontiguousarray(image),
+        algorithm=cv2.ximgproc.SLICO,
+        region_size=size,
+        ruler=float(ruler),
     )
     slic.iterate(int(iterations))
     slic.enforceLabelConnectivity()
@@ -246,9 +249,13 @@ def segment(
     if isinstance(n_regions, bool) or not isinstance(n_regions, (int, np.integer)):
         raise TypeError(f"n_regions must be an integer; got {type(n_regions).__name__}.")
     if n_regions < 2:
-        raise ValueError(f"n_regions must be at least 2 (the search orders regions); got {n_regions}.")
+        raise ValueError(
+            f"n_regions must be at least 2 (the search orders regions); got {n_regions}."
+        )
     if method not in METHODS:
-        raise ValueError(f"Unknown segmentation method '{method}'. Choose one of: {', '.join(METHODS)}.")
+        raise ValueError(
+            f"Unknown segmentation method '{method}'. Choose one of: {', '.join(METHODS)}."
+        )
     video = media.ndim == 4
     h, w = media.shape[-3:-1]
     if n_regions > h * w:

@@ -62,9 +62,13 @@ class SearchConfig:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, (int, np.integer))
+            or self.batch_size < 1
         ):
-            raise ValueError(f"batch_size must be a positive integer or None; got {self.batch_size!r}.")
+            raise ValueError(
+                f"batch_size must be a positive integer or None; got {self.batch_size!r}."
+            )
         for name in ("lambda1", "lambda2"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
@@ -164,7 +168,10 @@ class Evaluator:
                 self.n_evaluations += len(chunk)
                 if self.progress is not None:
                     self.progress.update(len(chunk))
-                if self.checkpoint is not None and time.monotonic() - self._last_save > self.checkpoint_every:
+                if (
+                    self.checkpoint is not None
+                    and time.monotonic() - self._last_save > self.checkpoint_every
+                ):
                     self.save_checkpoint()
         return np.stack([self._cache[k] for k in keys])
 
@@ -247,7 +254,9 @@ def _curves_along(ev: Evaluator, order: np.ndarray) -> tuple[np.ndarray, np.ndar
     return _score_sets(ev, keeps)
 
 
-def _exact(ev: Evaluator, n: int, targets: np.ndarray, cfg: SearchConfig) -> tuple[list[int], int | None]:
+def _exact(
+    ev: Evaluator, n: int, targets: np.ndarray, cfg: SearchConfig
+) -> tuple[list[int], int | None]:
     selected = np.zeros(n, dtype=bool)
     order: list[int] = []
     full_ins = None
@@ -311,7 +320,9 @@ def _efficient(ev: Evaluator, n: int, targets: np.ndarray, cfg: SearchConfig) ->
             worst_order = np.argsort(f, kind="stable")
             drop = next(int(cands[i]) for i in worst_order if int(cands[i]) != pick)
         else:
-            pending = [r for r in sorted_list if not selected[r] and not removed[r]][-cfg.pending_samples :]
+            pending = [r for r in sorted_list if not selected[r] and not removed[r]][
+                -cfg.pending_samples :
+            ]
             keeps = np.repeat((~removed)[None], len(pending), axis=0)
             keeps[np.arange(len(pending)), pending] = False
             ins_b, dele_b = _score_sets(ev, keeps)
@@ -358,7 +369,9 @@ def estimate_evaluations(n: int, cfg: SearchConfig) -> int:
     total, remaining, step = 2, n, 0
     first_backward = True
     while remaining > 1:
-        total += 2 * (remaining if step % cfg.update_step == 0 else min(cfg.search_scope, remaining))
+        total += 2 * (
+            remaining if step % cfg.update_step == 0 else min(cfg.search_scope, remaining)
+        )
         remaining -= 1
         step += 1
         if remaining <= 1:
