@@ -15,8 +15,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from . import metrics
-from .api import explain, score_saliency
+from . import baselines, metrics
+from .api import explain, score_order, score_saliency
 from .explanation import Explanation, load_explanation
 from .images import load_frames, load_image
 from .regions import RegionSet, segment
@@ -39,6 +39,8 @@ __all__ = [
     "__version__",
     "explain",
     "score_saliency",
+    "score_order",
+    "baselines",
     "segment",
     "RegionSet",
     "Explanation",

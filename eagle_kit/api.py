@@ -23,7 +23,7 @@ from .search import (
     run_search,
 )
 
-__all__ = ["explain", "score_saliency"]
+__all__ = ["explain", "score_order", "score_saliency"]
 
 
 def _resolve_regions(
@@ -276,21 +276,81 @@ def _to_explanation(
     return Explanation(ds)
 
 
-def score_saliency(
+def score_order(
     scorer: Any,
     image: Any,
-    saliency: np.ndarray,
+    regions: RegionSet | np.ndarray,
+    order: Sequence[int],
     *,
-    n_steps: int = 64,
     targets: Any = None,
     lambda1: float = 1.0,
     lambda2: float = 1.0,
     batch_size: int | None = None,
     fill: Any = "black",
     token_names: Sequence[str] | None = None,
-    method: str = "saliency",
+    method: str = "order",
     progress: bool = True,
     **model_options: Any,
+) -> Explanation:
+    """Score a given region order on EAGLE's curves (2(N+1) images at most).
+
+    For baselines (occlusion, RISE, random) and orders from other methods: the result is an
+    :class:`Explanation` like EAGLE's, so every metric, plot and widget reads it the same way.
+    """
+    import time
+
+    from .search import _curves_along, _objective
+
+    media = as_media(image)
+    rs = _resolve_regions(regions, media, 0, "grid")
+    order_arr = np.asarray(order, dtype=np.int32)
+    if sorted(order_arr.tolist()) != list(range(rs.n_regions)):
+        raise ValueError(
+            f"order must be a permutation of the {rs.n_regions} region ids 0..{rs.n_regions - 1}."
+        )
+    prepared, score_keep, model_like = _bind(
+        scorer, media, rs, fill, targets, token_names, model_options
+    )
+    cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
+    bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
+    n = rs.n_regions
+    bar = _make_progress(progress, 2 * (n + 1), f"score {method}")
+    ev = Evaluator(score_keep=score_keep, n_regions=n, batch_size=int(bs), progress=bar)
+    t0 = time.perf_counter()
+    try:
+        ins, dele = _curves_along(ev, order_arr)
+    finally:
+        if bar is not None:
+            bar.close()
+    n_tokens = ins.shape[1]
+    tokens = list(prepared.tokens or []) or [f"token {i}" for i in range(n_tokens)]
+    if len(tokens) != n_tokens:
+        raise ValueError(
+            f"{len(tokens)} token names were given but the scorer returns {n_tokens} probabilities."
+        )
+    if not model_like:
+        prepared.tokens = tokens  # type: ignore[misc]
+    tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
+    record = SearchRecord(
+        order=order_arr,
+        insertion=ins,
+        deletion=dele,
+        objective=_objective(ins, dele, np.asarray(tgt), cfg),
+        n_evaluations=ev.n_evaluations,
+        seconds=time.perf_counter() - t0,
+    )
+    meta = dict(getattr(prepared, "metadata", {}) or {})
+    return _to_explanation(media, rs, record, cfg, tgt, tokens, prepared, meta, fill, method=method)
+
+
+def score_saliency(
+    scorer: Any,
+    image: Any,
+    saliency: np.ndarray,
+    *,
+    n_steps: int = 64,
+    method: str = "saliency",
+    **options: Any,
 ) -> Explanation:
     """Score a pixel saliency map from another method on EAGLE's curves (METHOD §8).
 
@@ -302,6 +362,8 @@ def score_saliency(
         saliency: ``H×W`` (or ``F×H×W``) floats, higher = more important.
         n_steps: N, the number of steps (regions) of the curves.
         method: a name for the method, stored in the attributes.
+        **options: as for :func:`score_order` (``targets``, ``batch_size``, ``fill``,
+            ``token_names``, model options …).
     """
     media = as_media(image)
     sal = np.asarray(saliency, dtype=np.float64)
@@ -317,7 +379,7 @@ def score_saliency(
         raise ValueError(f"n_steps must be in 2..{total}; got {n_steps}.")
     rank = np.empty(total, dtype=np.int64)
     rank[np.argsort(-sal.ravel(), kind="stable")] = np.arange(total)
-    # pixel of rank r belongs to step bin i when floor((i-1)/N·HW) <= r < floor(i/N·HW)
+    # the pixel of rank r joins at step i when floor((i-1)/N·HW) <= r < floor(i/N·HW)
     bounds = (np.arange(1, n_steps + 1) * total) // n_steps
     bins = np.searchsorted(bounds, rank, side="right")
     rs = RegionSet(
@@ -325,36 +387,4 @@ def score_saliency(
         method="saliency-bins",
         params={"n_steps": n_steps},
     )
-    prepared, score_keep, model_like = _bind(
-        scorer, media, rs, fill, targets, token_names, model_options
-    )
-    cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
-    bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
-    bar = _make_progress(progress, 2 * (n_steps + 1), f"score {method}")
-    ev = Evaluator(score_keep=score_keep, n_regions=n_steps, batch_size=int(bs), progress=bar)
-    import time
-
-    from .search import _curves_along, _objective
-
-    t0 = time.perf_counter()
-    try:
-        order = np.arange(n_steps, dtype=np.int32)
-        ins, dele = _curves_along(ev, order)
-    finally:
-        if bar is not None:
-            bar.close()
-    n_tokens = ins.shape[1]
-    tokens = list(prepared.tokens or []) or [f"token {i}" for i in range(n_tokens)]
-    if not model_like:
-        prepared.tokens = tokens  # type: ignore[misc]
-    tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
-    record = SearchRecord(
-        order=order,
-        insertion=ins,
-        deletion=dele,
-        objective=_objective(ins, dele, np.asarray(tgt), cfg),
-        n_evaluations=ev.n_evaluations,
-        seconds=time.perf_counter() - t0,
-    )
-    meta = dict(getattr(prepared, "metadata", {}) or {})
-    return _to_explanation(media, rs, record, cfg, tgt, tokens, prepared, meta, fill, method=method)
+    return score_order(scorer, media, rs, np.arange(n_steps), method=method, **options)

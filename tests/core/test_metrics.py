@@ -129,3 +129,20 @@ def test_rank_correlation(expl):
     m = expl.attribution_map()
     assert metrics.rank_correlation(m, m) == pytest.approx(1.0)
     assert metrics.rank_correlation(m, -m) == pytest.approx(-1.0)
+
+
+def test_baselines_score_on_the_same_curves(expl, column_scorer):
+    from eagle_kit import baselines
+
+    s = column_scorer(W)
+    occ = baselines.occlusion(s, s.image(), s.regions(), targets=[0], progress=False)
+    assert occ.order.tolist() == [1, 3, 4, 0, 2]  # additive: removal drop = weight
+    assert occ.dataset.attrs["method"] == "occlusion"
+    assert metrics.insertion_auc(occ) == pytest.approx(metrics.insertion_auc(expl))
+    rnd = baselines.random_order(s, s.image(), s.regions(), targets=[0], progress=False)
+    assert sorted(rnd.order.tolist()) == [0, 1, 2, 3, 4]
+    assert metrics.insertion_auc(rnd) <= metrics.insertion_auc(expl) + 1e-12
+    ri = baselines.rise(s, s.image(), s.regions(), targets=[0], n_masks=400, progress=False)
+    assert ri.order[0] == 1  # the heaviest column stands out even in random masks
+    with pytest.raises(ValueError, match="permutation"):
+        ek.score_order(s, s.image(), s.regions(), [0, 0, 1, 2, 3])
