@@ -376,7 +376,7 @@ class Explanation:
         else:
             import shutil
 
-            self.dataset.to_zarr(tmp, mode="w")
+            self.dataset.to_zarr(tmp, mode="w", consolidated=False)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
@@ -446,7 +446,7 @@ def load_explanation(path: str | os.PathLike) -> Explanation:
     if not path.exists():
         raise FileNotFoundError(f"No saved explanation at '{path}'.")
     if path.suffix == ".zarr" or path.is_dir():
-        ds = xr.open_zarr(path).load()
+        ds = xr.open_zarr(path, consolidated=False).load()
     else:
         with xr.open_dataset(path, engine="h5netcdf") as handle:
             ds = handle.load()

@@ -36,7 +36,7 @@ def test_schema(expl):
         assert isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
-@pytest.mark.parametrize("suffix", [".nc"])
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
 def test_save_and_load_round_trip(expl, tmp_path, suffix):
     path = expl.save(tmp_path / f"sub/e{suffix}")
     back = ek.load_explanation(path)
