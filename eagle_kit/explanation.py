@@ -376,7 +376,7 @@ class Explanation:
         else:
             import shutil
 
-            self.dataset.to_zarr(tmp, mode="w", consolidated=False)
+            self.dataset.to_zarr(tmp, mode="w", consolidated=False, zarr_format=2)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
