@@ -8,7 +8,7 @@ processors, and saves everything with ``save_pretrained`` so that
 
 Example:
     >>> from eagle_kit.testing.tiny_models import build_tiny_model
-    >>> folder = build_tiny_model("llava", "/tmp/tiny-llava")  # doctest: +SKIP
+    >>> folder = build_tiny_model("llava", "tiny-llava")  # doctest: +SKIP
     >>> model = eagle_kit.load_model(folder)  # doctest: +SKIP
 """
 
@@ -34,7 +34,7 @@ WORDS: tuple[str, ...] = tuple(
     (
         "describe the image . what is in it ? is there a an one two red green blue yellow "
         "circle square triangle cat dog car tree sky on left right top bottom of and with "
-        "yes no Yes No color shape You are helpful assistant. picture video frame"
+        "yes no Yes No color shape You are helpful picture video frame"
     ).split()
 )
 
@@ -70,12 +70,12 @@ def word_tokenizer(
     backend = Tokenizer(models.WordLevel(vocab, unk_token=unk_token))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with spaces
+    backend.add_special_tokens(list(special_tokens))  # markers are matched whole, never split
     roles = {"bos_token": bos_token, "eos_token": eos_token, "pad_token": pad_token}
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         unk_token=unk_token,
         **{k: v for k, v in roles.items() if v is not None},
-        additional_special_tokens=[t for t in special_tokens if t not in roles.values()],
         extra_special_tokens=extra_special_tokens or {},
         chat_template=chat_template,
     )
@@ -109,12 +109,17 @@ def chat_template(
     def by_role(table: dict[str, str]) -> str:
         parts = []
         for i, (role, text) in enumerate(table.items()):
-            parts.append(("{% if" if i == 0 else "{% elif") + f" m.role == {role!r} %}}" + lit(text))
+            parts.append(
+                ("{% if" if i == 0 else "{% elif") + f" m.role == {role!r} %}}" + lit(text)
+            )
         return "".join(parts) + "{% endif %}"
 
     content = (
         "{% if m.content is string %}{{ m.content }}{% else %}{% for c in m.content %}"
-        "{% if c.type == 'image' %}" + lit(image) + "{% elif c.type == 'video' %}" + lit(video)
+        "{% if c.type == 'image' %}"
+        + lit(image)
+        + "{% elif c.type == 'video' %}"
+        + lit(video)
         + "{% elif c.type == 'text' %}{{ c.text }}{% endif %}{% endfor %}{% endif %}"
     )
     system = ""
@@ -156,7 +161,7 @@ def _text_ids(tokenizer: Any) -> dict[str, int]:
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
-    return {k: int(v) for k, v in ids.items() if v is not None}
+    return {k: None if v is None else int(v) for k, v in ids.items()}
 
 
 def _tiny_text(**overrides: Any) -> dict[str, Any]:
@@ -172,7 +177,9 @@ def _tiny_text(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def _finish(model: Any, processor: Any, tokenizer: Any, folder: Path, end_of_turn: str | None) -> Path:
+def _finish(
+    model: Any, processor: Any, tokenizer: Any, folder: Path, end_of_turn: str | None
+) -> Path:
     """Set generation ids, make end-of-turn rare but possible, and save both halves."""
     import torch
 
@@ -182,9 +189,12 @@ def _finish(model: Any, processor: Any, tokenizer: Any, folder: Path, end_of_tur
     if end_of_turn is not None and tokenizer.convert_tokens_to_ids(end_of_turn) not in stop:
         stop.insert(0, int(tokenizer.convert_tokens_to_ids(end_of_turn)))
     gen.eos_token_id = stop if len(stop) > 1 else stop[0]
-    gen.pad_token_id = ids.get("pad_token_id")
-    if "bos_token_id" in ids:
-        gen.bos_token_id = ids["bos_token_id"]
+    gen.pad_token_id = ids["pad_token_id"]
+    gen.bos_token_id = ids["bos_token_id"]
+    # A random model would emit chat markers and image placeholders; real models never do.
+    gen.suppress_tokens = sorted(
+        int(i) for i, t in tokenizer.added_tokens_decoder.items() if t.special and i not in stop
+    )
     with torch.no_grad():
         # Random weights would often stop at once; damp the stop rows so answers have words.
         head = model.get_output_embeddings().weight
@@ -325,7 +335,10 @@ def _build_qwen2_vl(folder: Path) -> Path:
     tok = _qwen_tokenizer(template)
     image_proc, video_proc = _qwen_processors(4, 2)
     processor = Qwen2VLProcessor(
-        image_processor=image_proc, video_processor=video_proc, tokenizer=tok, chat_template=template
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        chat_template=template,
     )
     config = Qwen2VLConfig(
         vision_config=Qwen2VLVisionConfig(
@@ -340,7 +353,11 @@ def _build_qwen2_vl(folder: Path) -> Path:
         ),
         text_config=Qwen2VLTextConfig(
             vocab_size=len(tok),
-            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0},
+            rope_parameters={
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "rope_theta": 10000.0,
+            },
             **_tiny_text(),
             **_text_ids(tok),
         ),
@@ -367,7 +384,10 @@ def _build_qwen2_5_vl(folder: Path) -> Path:
     tok = _qwen_tokenizer(template)
     image_proc, video_proc = _qwen_processors(4, 2)
     processor = Qwen2_5_VLProcessor(
-        image_processor=image_proc, video_processor=video_proc, tokenizer=tok, chat_template=template
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        chat_template=template,
     )
     config = Qwen2_5_VLConfig(
         vision_config=Qwen2_5_VLVisionConfig(
@@ -384,7 +404,11 @@ def _build_qwen2_5_vl(folder: Path) -> Path:
         ),
         text_config=Qwen2_5_VLTextConfig(
             vocab_size=len(tok),
-            rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0},
+            rope_parameters={
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "rope_theta": 10000.0,
+            },
             **_tiny_text(),
             **_text_ids(tok),
         ),
@@ -394,29 +418,509 @@ def _build_qwen2_5_vl(folder: Path) -> Path:
     return _finish(model, processor, tok, folder, "<|im_end|>")
 
 
+def _build_llava_next(folder: Path) -> Path:
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessor,
+        LlavaNextProcessor,
+    )
+
+    template = chat_template(
+        turn_start={"system": "", "user": "[INST] ", "assistant": ""},
+        turn_end={"system": " ", "user": " [/INST]", "assistant": "</s> "},
+        image="<image>\n",
+        video="",
+        generation_prompt="",
+    )
+    tok = word_tokenizer(
+        ["<unk>", "<s>", "</s>", "<pad>", "<image>", "[INST]", "[/INST]"],
+        chat_template=template,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
+    size = 32
+    pinpoints = [[size, size], [size, 2 * size], [2 * size, size]]
+    image_proc = LlavaNextImageProcessor(
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
+        image_grid_pinpoints=pinpoints,
+    )
+    processor = LlavaNextProcessor(
+        image_processor=image_proc,
+        tokenizer=tok,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=template,
+    )
+    config = LlavaNextConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=8,
+            projection_dim=32,
+        ),
+        text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        image_grid_pinpoints=pinpoints,
+        vision_feature_layer=-1,
+    )
+    model = LlavaNextForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, None)
+
+
+def _build_llava_onevision(folder: Path) -> Path:
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
+
+    template = _im_template("<image>\n", "<video>\n")
+    tok = word_tokenizer(
+        [
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<|im_end|>",
+            "<image>",
+            "<video>",
+            "<unk>",
+            "system",
+            "user",
+            "assistant",
+        ],
+        chat_template=template,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<unk>",
+        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
+    )
+    size = 32
+    pinpoints = [[size, size], [size, 2 * size], [2 * size, size]]
+    image_proc = LlavaOnevisionImageProcessor(
+        size={"height": size, "width": size}, image_grid_pinpoints=pinpoints
+    )
+    video_proc = LlavaOnevisionVideoProcessor(size={"height": size, "width": size})
+    processor = LlavaOnevisionProcessor(
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        num_image_tokens=(size // 8) ** 2,
+        vision_feature_select_strategy="full",
+        vision_aspect_ratio="anyres_max_9",
+        chat_template=template,
+    )
+    config = LlavaOnevisionConfig(
+        vision_config=SiglipVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=8,
+            vision_use_head=False,
+        ),
+        text_config=Qwen2Config(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=pinpoints,
+        vision_feature_layer=-1,
+    )
+    model = LlavaOnevisionForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, "<|im_end|>")
+
+
+def _build_qwen3_vl(folder: Path) -> Path:
+    from transformers import (
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+        Qwen3VLTextConfig,
+        Qwen3VLVideoProcessor,
+        Qwen3VLVisionConfig,
+    )
+
+    template = _im_template(
+        "<|vision_start|><|image_pad|><|vision_end|>", "<|vision_start|><|video_pad|><|vision_end|>"
+    )
+    tok = _qwen_tokenizer(template)
+    image_proc, _ = _qwen_processors(4, 2)
+    factor = 8
+    video_proc = Qwen3VLVideoProcessor(
+        patch_size=4,
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": factor * factor, "longest_edge": 64 * factor * factor * 8},
+    )
+    processor = Qwen3VLProcessor(
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        chat_template=template,
+    )
+    config = Qwen3VLConfig(
+        vision_config=Qwen3VLVisionConfig(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            patch_size=4,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            out_hidden_size=32,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
+        ),
+        text_config=Qwen3VLTextConfig(
+            vocab_size=len(tok),
+            head_dim=16,
+            rope_parameters={
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+                "rope_theta": 10000.0,
+            },
+            **_tiny_text(),
+            **{k: v for k, v in _text_ids(tok).items() if k == "pad_token_id"},
+        ),
+        **_qwen_ids(tok),
+    )
+    model = Qwen3VLForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, "<|im_end|>")
+
+
+def _build_internvl(folder: Path) -> Path:
+    from transformers import (
+        GotOcr2ImageProcessor,
+        InternVLConfig,
+        InternVLForConditionalGeneration,
+        InternVLProcessor,
+        InternVLVideoProcessor,
+        InternVLVisionConfig,
+        Qwen2Config,
+    )
+
+    template = _im_template("<IMG_CONTEXT>\n", "<video>\n")
+    tok = word_tokenizer(
+        [
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<|im_end|>",
+            "<img>",
+            "</img>",
+            "<IMG_CONTEXT>",
+            "<video>",
+            "<unk>",
+            "system",
+            "user",
+            "assistant",
+            "Frame1:",
+            "Frame2:",
+            "Frame3:",
+            "Frame4:",
+        ],
+        chat_template=template,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<unk>",
+        extra_special_tokens={
+            "start_image_token": "<img>",
+            "end_image_token": "</img>",
+            "context_image_token": "<IMG_CONTEXT>",
+            "video_token": "<video>",
+        },
+    )
+    size = 32
+    image_proc = GotOcr2ImageProcessor(
+        size={"height": size, "width": size}, crop_to_patches=True, max_patches=4
+    )
+    video_proc = InternVLVideoProcessor(size={"height": size, "width": size})
+    processor = InternVLProcessor(
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        image_seq_length=(size // 8) ** 2 // 4,
+        chat_template=template,
+    )
+    config = InternVLConfig(
+        vision_config=InternVLVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=[size, size],
+            patch_size=[8, 8],
+        ),
+        text_config=Qwen2Config(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"),
+        image_seq_length=(size // 8) ** 2 // 4,
+    )
+    model = InternVLForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, "<|im_end|>")
+
+
+def _idefics_tokenizer(template: str) -> Any:
+    rows = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    return word_tokenizer(
+        [
+            "<|endoftext|>",
+            "<|im_start|>",
+            "<end_of_utterance>",
+            "<fake_token_around_image>",
+            "<image>",
+            "<global-img>",
+            "<unk>",
+            "User:",
+            "Assistant:",
+            "System:",
+            *rows,
+        ],
+        chat_template=template,
+        bos_token="<|im_start|>",
+        eos_token="<end_of_utterance>",
+        pad_token="<|endoftext|>",
+        unk_token="<unk>",
+        extra_special_tokens={
+            "image_token": "<image>",
+            "fake_image_token": "<fake_token_around_image>",
+            "global_image_token": "<global-img>",
+            "end_of_utterance_token": "<end_of_utterance>",
+        },
+    )
+
+
+def _idefics_template() -> str:
+    return chat_template(
+        turn_start={"system": "System: ", "user": "User:", "assistant": "Assistant: "},
+        turn_end={r: "<end_of_utterance>\n" for r in ("system", "user", "assistant")},
+        image="<image>",
+        video="<video>",
+        generation_prompt="Assistant:",
+        prefix="<|im_start|>",
+    )
+
+
+def _build_idefics3(folder: Path) -> Path:
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessor,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+        LlamaConfig,
+    )
+
+    template = _idefics_template()
+    tok = _idefics_tokenizer(template)
+    size = 32
+    image_proc = Idefics3ImageProcessor(
+        size={"longest_edge": size}, max_image_size={"longest_edge": size}, do_image_splitting=False
+    )
+    processor = Idefics3Processor(
+        image_processor=image_proc,
+        tokenizer=tok,
+        image_seq_len=(size // 8) ** 2 // 4,
+        chat_template=template,
+    )
+    config = Idefics3Config(
+        vision_config=Idefics3VisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=8,
+        ),
+        text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+    )
+    model = Idefics3ForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, "<end_of_utterance>")
+
+
+def _build_smolvlm(folder: Path) -> Path:
+    from transformers import (
+        LlamaConfig,
+        SmolVLMConfig,
+        SmolVLMForConditionalGeneration,
+        SmolVLMImageProcessor,
+        SmolVLMProcessor,
+        SmolVLMVideoProcessor,
+        SmolVLMVisionConfig,
+    )
+
+    template = _idefics_template()
+    tok = _idefics_tokenizer(template)
+    size = 32
+    image_proc = SmolVLMImageProcessor(
+        size={"longest_edge": size}, max_image_size={"longest_edge": size}, do_image_splitting=False
+    )
+    video_proc = SmolVLMVideoProcessor(
+        size={"longest_edge": size}, max_image_size={"longest_edge": size}
+    )
+    processor = SmolVLMProcessor(
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        image_seq_len=(size // 8) ** 2 // 4,
+        chat_template=template,
+    )
+    config = SmolVLMConfig(
+        vision_config=SmolVLMVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=8,
+        ),
+        text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+    )
+    model = SmolVLMForConditionalGeneration(config)
+    return _finish(model, processor, tok, folder, "<end_of_utterance>")
+
+
+def _build_gemma3(folder: Path) -> Path:
+    import torch
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3ImageProcessor,
+        Gemma3Processor,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
+
+    roles = ("system", "user", "assistant")
+    template = chat_template(
+        turn_start={
+            "system": "<start_of_turn>user\n",
+            "user": "<start_of_turn>user\n",
+            "assistant": "<start_of_turn>model\n",
+        },
+        turn_end={r: "<end_of_turn>\n" for r in roles},
+        image="<start_of_image>",
+        video="",
+        generation_prompt="<start_of_turn>model\n",
+        prefix="<bos>",
+    )
+    tok = word_tokenizer(
+        [
+            "<pad>",
+            "<eos>",
+            "<bos>",
+            "<unk>",
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "<start_of_image>",
+            "<end_of_image>",
+            "<image_soft_token>",
+            "user",
+            "model",
+        ],
+        chat_template=template,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_special_tokens={
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+            "image_token": "<image_soft_token>",
+        },
+    )
+    size = 32
+    image_proc = Gemma3ImageProcessor(size={"height": size, "width": size})
+    tokens_per_image = 4
+    processor = Gemma3Processor(
+        image_processor=image_proc,
+        tokenizer=tok,
+        image_seq_length=tokens_per_image,
+        chat_template=template,
+    )
+    text = _tiny_text(num_key_value_heads=1)
+    config = Gemma3Config(
+        vision_config=SiglipVisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=8,
+            vision_use_head=False,
+        ),
+        text_config=Gemma3TextConfig(
+            vocab_size=len(tok),
+            head_dim=16,
+            query_pre_attn_scalar=16,
+            sliding_window=64,
+            **text,
+            **_text_ids(tok),
+        ),
+        mm_tokens_per_image=tokens_per_image,
+        boi_token_index=tok.convert_tokens_to_ids("<start_of_image>"),
+        eoi_token_index=tok.convert_tokens_to_ids("<end_of_image>"),
+        image_token_index=tok.convert_tokens_to_ids("<image_soft_token>"),
+    )
+    model = Gemma3ForConditionalGeneration(config)
+    with torch.no_grad():  # initialised to zeros, which would hide the image from the text
+        model.model.multi_modal_projector.mm_input_projection_weight.normal_(0.0, 0.5)
+    return _finish(model, processor, tok, folder, "<end_of_turn>")
+
+
 _BUILDERS: dict[str, Callable[[Path], Path]] = {
     "llava": _build_llava,
+    "llava_next": _build_llava_next,
+    "llava_onevision": _build_llava_onevision,
     "qwen2_vl": _build_qwen2_vl,
     "qwen2_5_vl": _build_qwen2_5_vl,
+    "qwen3_vl": _build_qwen3_vl,
+    "internvl": _build_internvl,
+    "idefics3": _build_idefics3,
+    "smolvlm": _build_smolvlm,
+    "gemma3": _build_gemma3,
 }
 
 #: Families a tiny model can be built for (the ``model_type`` of its config).
 TINY_FAMILIES: tuple[str, ...] = tuple(_BUILDERS)
 
 #: Families whose tiny model takes video frames.
-VIDEO_FAMILIES: tuple[str, ...] = ("qwen2_vl", "qwen2_5_vl")
+VIDEO_FAMILIES: tuple[str, ...] = (
+    "qwen2_vl",
+    "qwen2_5_vl",
+    "qwen3_vl",
+    "llava_onevision",
+    "internvl",
+    "smolvlm",
+)
 
-_NATIVE_SIZES: dict[str, tuple[int, int]] = {
-    "llava": (32, 32),
-    "qwen2_vl": (32, 32),
-    "qwen2_5_vl": (32, 32),
-}
+_NATIVE_SIZES: dict[str, tuple[int, int]] = {family: (32, 32) for family in _BUILDERS}
 
 
 def native_size(family: str) -> tuple[int, int]:
     """``(height, width)`` an image must have for the tiny model's processor not to resize it."""
     if family not in _NATIVE_SIZES:
-        raise ValueError(f"Unknown tiny family '{family}'. Choose one of: {', '.join(TINY_FAMILIES)}.")
+        raise ValueError(
+            f"Unknown tiny family '{family}'. Choose one of: {', '.join(TINY_FAMILIES)}."
+        )
     return _NATIVE_SIZES[family]
 
 
@@ -434,7 +938,9 @@ def build_tiny_model(family: str, folder: str | os.PathLike, *, seed: int = 0) -
     import torch
 
     if family not in _BUILDERS:
-        raise ValueError(f"Unknown tiny family '{family}'. Choose one of: {', '.join(TINY_FAMILIES)}.")
+        raise ValueError(
+            f"Unknown tiny family '{family}'. Choose one of: {', '.join(TINY_FAMILIES)}."
+        )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return _BUILDERS[family](Path(folder))

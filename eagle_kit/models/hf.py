@@ -1,0 +1,887 @@
+"""Hugging Face vision-language models as EAGLE scorers: generate, then teacher-force fast.
+
+:class:`VisionLanguageModel` wraps any ``AutoModelForImageTextToText`` + ``AutoProcessor``
+pair. ``prepare`` binds one image, prompt and answer and returns a :class:`ModelScorer`
+that scores batches of masked images with one forward pass per batch:
+
+* the text (chat template + prompt + answer) is tokenised once and shared by the batch;
+* masked inputs are composed directly in the processor's output space on the model's device
+  when that is exact (see :mod:`eagle_kit.models.pixels`), otherwise the processor runs once
+  per batch on the composed images;
+* the key/value cache of the text before the image tokens is computed once (families where
+  that is exact);
+* logits are computed only at the answer positions (``logits_to_keep``);
+* the batch size halves on out-of-memory and the size that worked is remembered.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..images import as_media
+from .batching import AdaptiveBatcher
+from .families import Family, family_of
+from .generation import Generation
+from .pixels import PixelLayout
+from .tokens import resolve_target_token_ids, resolve_targets
+
+__all__ = ["VisionLanguageModel", "ModelScorer"]
+
+_MARKER = "\ue000EAGLE\ue000"
+
+
+def _config_id(config: Any, *names: str) -> int | None:
+    for name in names:
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _repeat(value: Any, n: int) -> Any:
+    """``n`` copies of one sample's model input, concatenated along the batch dim."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if value.ndim == 0:
+            return value
+        return value.repeat(n, *([1] * (value.ndim - 1)))
+    if isinstance(value, list):
+        return value * n
+    return value
+
+
+class VisionLanguageModel:
+    """A Hugging Face vision-language model with its processor, ready for EAGLE.
+
+    Create it with :func:`eagle_kit.load_model`. Give it to :func:`eagle_kit.explain`, or use
+    :meth:`generate` and :meth:`prepare` directly.
+
+    Attributes:
+        model: the ``transformers`` model (eval mode).
+        processor: its ``AutoProcessor``.
+        name: the hub id or folder it was loaded from.
+        family: the family's quirks (:class:`eagle_kit.models.families.Family`).
+        batch_size: masked images per forward pass; halved (and remembered) on out-of-memory.
+        prefix_cache: share the key/value cache of the text before the image tokens.
+
+    Example:
+        >>> model = ek.load_model("shapes")  # doctest: +SKIP
+        >>> gen = model.generate(image, "What is in the image?")  # doctest: +SKIP
+        >>> scorer = model.prepare(image, prompt="What is in the image?", generation=gen)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        *,
+        name: str,
+        batch_size: int | None = None,
+        prefix_cache: bool | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.name = str(name)
+        self.config = model.config
+        self.model_type = str(getattr(self.config, "model_type", type(model).__name__))
+        self.family: Family = family_of(self.model_type)
+        self.tokenizer = getattr(processor, "tokenizer", None)
+        if self.tokenizer is None:
+            raise TypeError(
+                f"The processor of '{self.name}' ({type(processor).__name__}) has no tokenizer; "
+                "a vision-language model needs an AutoProcessor with a tokenizer."
+            )
+        self.image_token_id = _config_id(self.config, "image_token_id", "image_token_index")
+        self.video_token_id = _config_id(self.config, "video_token_id", "video_token_index")
+        self.batch_size = int(batch_size) if batch_size else self._default_batch_size()
+        # On a GPU without a user-given size, the first prepare() measures what fits.
+        self.plan_batch_size = not batch_size and self.device.type == "cuda"
+        self.prefix_cache = self.family.prefix_cache if prefix_cache is None else prefix_cache
+        params = inspect.signature(model.forward).parameters
+        self._keeps_logits = "logits_to_keep" in params
+        self._forward_kwargs = (
+            None if any(p.kind == p.VAR_KEYWORD for p in params.values()) else set(params)
+        )
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def prefix_cache(self) -> bool:
+        """Share the key/value cache of the text before the image tokens across a batch."""
+        return self._prefix_cache
+
+    @prefix_cache.setter
+    def prefix_cache(self, value: bool) -> None:
+        if value and not self.family.prefix_cache:
+            raise ValueError(
+                f"prefix_cache is not exact for {self.family.name} (its attention or positions "
+                "depend on the image tokens), so it cannot be enabled. Use prefix_cache=False."
+            )
+        self._prefix_cache = bool(value)
+
+    @property
+    def device(self) -> Any:
+        """Where inputs go (the device of the input embeddings)."""
+        return self.model.get_input_embeddings().weight.device
+
+    @property
+    def dtype(self) -> Any:
+        """The dtype of the model's weights; pixel inputs are cast to it."""
+        return self.model.get_input_embeddings().weight.dtype
+
+    def _default_batch_size(self) -> int:
+        return 32 if self.device.type == "cpu" else 16
+
+    def __repr__(self) -> str:
+        return (
+            f"VisionLanguageModel(name={self.name!r}, family={self.family.name!r}, "
+            f"device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r}, "
+            f"batch_size={self.batch_size})"
+        )
+
+    # ------------------------------------------------------------------ text
+
+    def _conversation(
+        self, prompt: str | None, messages: Sequence[Mapping[str, Any]] | None, video: bool
+    ) -> list[dict[str, Any]]:
+        if messages is not None:
+            if isinstance(messages, (str, bytes)) or not all(
+                isinstance(m, Mapping) for m in messages
+            ):
+                raise TypeError(
+                    "messages must be a list of dicts like "
+                    "[{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': '...'}]}]."
+                )
+            return copy.deepcopy([dict(m) for m in messages])
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(
+                f"A prompt is needed: pass prompt='Describe the image.' (got {prompt!r}), or a "
+                "message list with messages=[...]."
+            )
+        kind = "video" if video else "image"
+        return [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": prompt}]}]
+
+    def _render(self, conversation: list[dict[str, Any]], *, generation_prompt: bool = True) -> str:
+        template = getattr(self.processor, "chat_template", None) or getattr(
+            self.tokenizer, "chat_template", None
+        )
+        if not template:
+            raise ValueError(
+                f"'{self.name}' has no chat template, so a prompt cannot be formatted. Set "
+                "model.processor.chat_template, or use an instruction-tuned checkpoint."
+            )
+        return self.processor.apply_chat_template(
+            conversation, add_generation_prompt=generation_prompt, tokenize=False
+        )
+
+    def _placeholder(self, video: bool) -> str | None:
+        attr = "video_token" if video else "image_token"
+        token = getattr(self.processor, attr, None) or getattr(self.tokenizer, attr, None)
+        return token if isinstance(token, str) else None
+
+    def _check_media(self, image: Any) -> np.ndarray:
+        media = as_media(image)
+        if media.ndim == 4 and not self.family.video:
+            raise ValueError(
+                f"{self.family.name} ('{self.name}') does not take video; got {media.shape[0]} "
+                f"frames. Pass one H×W×3 image, or use a video family "
+                f"({', '.join(_video_families())})."
+            )
+        return media
+
+    def _encode(self, media: np.ndarray, conversation: list[dict[str, Any]]) -> tuple[str, Any]:
+        """Chat text and processor output (batch of one) for ``media`` and ``conversation``."""
+        video = media.ndim == 4
+        text = self._render(conversation)
+        placeholder = self._placeholder(video)
+        kind = "video" if video else "image"
+        if placeholder is not None and placeholder not in text:
+            raise ValueError(
+                f"The formatted prompt has no {kind} placeholder ({placeholder!r}), so the model "
+                f"would not see the {kind}. Put {{'type': '{kind}'}} in the user message's "
+                f"content, e.g. [{{'type': '{kind}'}}, {{'type': 'text', 'text': prompt}}]. "
+                f"Formatted prompt: {text!r}"
+            )
+        inputs = self.processor(
+            text=[text], return_tensors="pt", **self._media_kwargs([media], video)
+        )
+        token_id = self.video_token_id if video else self.image_token_id
+        if token_id is not None and not bool((inputs["input_ids"] == token_id).any()):
+            raise ValueError(
+                f"The tokenised prompt has no {kind} token (id {token_id}); the model would not "
+                f"see the {kind}. Put {{'type': '{kind}'}} in the user message's content. "
+                f"Formatted prompt: {text!r}"
+            )
+        return text, inputs
+
+    def _stop_ids(self) -> set[int]:
+        stop: set[int] = set()
+        eos = getattr(self.model.generation_config, "eos_token_id", None)
+        for value in eos if isinstance(eos, (list, tuple)) else [eos]:
+            if isinstance(value, int):
+                stop.add(value)
+        if isinstance(self.tokenizer.eos_token_id, int):
+            stop.add(self.tokenizer.eos_token_id)
+        return stop
+
+    def end_of_turn_id(self) -> int | None:
+        """The token that ends the assistant's turn in this model's chat format."""
+        special = {int(i) for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
+        for content in ([{"type": "text", "text": _MARKER}], _MARKER):
+            conv = [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "hi"}]
+                    if isinstance(content, list)
+                    else "hi",
+                },
+                {"role": "assistant", "content": content},
+            ]
+            try:
+                text = self._render(conv, generation_prompt=False)
+            except Exception:  # noqa: BLE001 - some templates only take one content form
+                continue
+            if _MARKER not in text:
+                continue
+            suffix = text.split(_MARKER, 1)[1]
+            for token_id in self.tokenizer(suffix, add_special_tokens=False)["input_ids"]:
+                if token_id in special or token_id in self._stop_ids():
+                    return int(token_id)
+        eos = self.tokenizer.eos_token_id
+        return int(eos) if isinstance(eos, int) else None
+
+    def _token_texts(self, ids: Sequence[int]) -> list[str]:
+        return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(
+        self,
+        image: Any,
+        prompt: str | None = None,
+        *,
+        max_new_tokens: int = 64,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Generation:
+        """Answer ``prompt`` about ``image`` greedily.
+
+        Args:
+            image: an ``H×W×3`` uint8 array, a PIL image, a path, or ``F×H×W×3`` frames.
+            prompt: the user's question; it goes to the chat template after the image.
+            max_new_tokens: the most tokens to generate.
+            messages: a custom message list instead of ``prompt`` (must contain the image).
+
+        Returns:
+            A :class:`Generation` (``.text``, ``.tokens``, ``.token_ids`` without the
+            end-of-turn token).
+        """
+        import torch
+
+        if int(max_new_tokens) < 1:
+            raise ValueError(f"max_new_tokens must be >= 1; got {max_new_tokens}.")
+        media = self._check_media(image)
+        conversation = self._conversation(prompt, messages, media.ndim == 4)
+        _, inputs = self._encode(media, conversation)
+        inputs = self._to_device(dict(inputs))
+        gen_config = copy.deepcopy(self.model.generation_config)
+        for key in ("temperature", "top_p", "top_k", "min_p", "typical_p"):
+            if hasattr(gen_config, key):
+                setattr(gen_config, key, None)
+        gen_config.do_sample = False
+        gen_config.num_beams = 1
+        gen_config.max_new_tokens = int(max_new_tokens)
+        if gen_config.pad_token_id is None:
+            gen_config.pad_token_id = self.tokenizer.pad_token_id or next(iter(self._stop_ids()), 0)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, generation_config=gen_config)
+        new = [int(i) for i in out[0, inputs["input_ids"].shape[1] :].tolist()]
+        stop = self._stop_ids()
+        end_id: int | None = None
+        answer: list[int] = []
+        for token_id in new:
+            if token_id in stop:
+                end_id = token_id
+                break
+            answer.append(token_id)
+        return Generation(
+            text=self.tokenizer.decode(answer, skip_special_tokens=True).strip(),
+            tokens=self._token_texts(answer),
+            token_ids=answer,
+            prompt=prompt if messages is None else None,
+            end_token_id=end_id,
+            messages=copy.deepcopy(list(messages)) if messages is not None else None,
+        )
+
+    # ------------------------------------------------------------------ preparing
+
+    def _to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Tensors moved to the model's device; pixel tensors also cast to its dtype."""
+        import torch
+
+        out: dict[str, Any] = {}
+        for key, value in inputs.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device)
+                if value.is_floating_point() and (key.startswith("pixel_values") or key == "x"):
+                    value = value.to(self.dtype)
+            out[key] = value
+        return out
+
+    def _media_kwargs(
+        self, items: list[np.ndarray], video: bool, nested: bool = False
+    ) -> dict[str, Any]:
+        if video:
+            return {"videos": list(items), **self.family.video_kwargs}
+        return {"images": [[x] for x in items] if nested else list(items)}
+
+    def _process_visual(self, items: list[np.ndarray], video: bool, text: str) -> dict[str, Any]:
+        """The processor on ``len(items)`` copies of the chat text, one image (or video) each.
+
+        The whole processor runs (not the image processor alone) so that the family's own
+        image options and layout are used exactly as for the unmasked image.
+        """
+        try:
+            out = self.processor(
+                text=[text] * len(items), return_tensors="pt", **self._media_kwargs(items, video)
+            )
+        except (ValueError, TypeError):
+            if video or len(items) == 1:
+                raise
+            out = self.processor(
+                text=[text] * len(items),
+                return_tensors="pt",
+                **self._media_kwargs(items, video, nested=True),
+            )
+        return dict(out)
+
+    def prepare(
+        self,
+        image: Any,
+        *,
+        prompt: str | None = None,
+        answer: str | None = None,
+        generation: Generation | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        targets: Any = None,
+        target_token_ids: Mapping[int, int | str] | None = None,
+        max_new_tokens: int = 64,
+        include_end: bool = False,
+        batch_size: int | None = None,
+    ) -> ModelScorer:
+        """Bind an image, prompt and answer; return a scorer of masked versions of the image.
+
+        Args:
+            image: ``H×W×3`` uint8 (or PIL/path), or ``F×H×W×3`` frames for video families.
+            prompt: the question. Not needed when ``generation`` or ``messages`` carries it.
+            answer: explain this answer text (tokenised as the assistant's reply, no added
+                special tokens) instead of generating one.
+            generation: explain this :class:`Generation` (from :meth:`generate`).
+            messages: a custom message list instead of the standard one.
+            targets: tokens that form the objective: indices into the answer's tokens, a
+                word or list of words, or ``None`` (every answer token).
+            target_token_ids: ``{answer position: id or text}`` scored instead of the
+                answer's token there (e.g. ``{0: "No"}`` for a hallucinated "Yes").
+            max_new_tokens: used when the answer has to be generated.
+            include_end: also record the end-of-turn token (the reference does).
+            batch_size: masked images per forward (default: the model's).
+
+        Returns:
+            A :class:`ModelScorer` (an :class:`eagle_kit.scoring.PreparedScorer`).
+        """
+        media = self._check_media(image)
+        video = media.ndim == 4
+        if generation is not None and not isinstance(generation, Generation):
+            raise TypeError(
+                f"generation must be an eagle_kit Generation (from model.generate); got "
+                f"{type(generation).__name__}. To explain a text, pass answer='...'."
+            )
+        if generation is not None and answer is not None:
+            raise ValueError("Pass either answer='...' or generation=gen, not both.")
+        if generation is not None:
+            if prompt is not None and generation.prompt is not None and prompt != generation.prompt:
+                raise ValueError(
+                    f"The generation answers {generation.prompt!r} but prompt={prompt!r} was "
+                    "given. Drop prompt=, or generate again with this prompt."
+                )
+            if prompt is None and messages is None:
+                prompt, messages = generation.prompt, generation.messages
+        conversation = self._conversation(prompt, messages, video)
+        text, inputs = self._encode(media, conversation)
+
+        end_id: int | None = None
+        if generation is not None:
+            if any(int(i) < 0 for i in generation.token_ids):
+                raise ValueError(
+                    "This generation has no token ids (it came from an API scorer); pass its text "
+                    "instead: answer=gen.text."
+                )
+            answer_ids = list(generation.token_ids)
+            end_id = generation.end_token_id
+        elif answer is not None:
+            if not isinstance(answer, str):
+                raise TypeError(f"answer must be a str; got {type(answer).__name__}.")
+            answer_ids = [
+                int(i) for i in self.tokenizer(answer, add_special_tokens=False)["input_ids"]
+            ]
+        else:
+            generation = self.generate(
+                media, prompt, max_new_tokens=max_new_tokens, messages=messages
+            )
+            answer_ids = list(generation.token_ids)
+            end_id = generation.end_token_id
+        if include_end:
+            end_id = end_id if end_id is not None else self.end_of_turn_id()
+            if end_id is None:
+                raise ValueError(
+                    f"'{self.name}' has no end-of-turn or EOS token; use include_end=False."
+                )
+            answer_ids.append(int(end_id))
+        if not answer_ids:
+            raise ValueError(
+                "The answer is empty (the model stopped at once), so there is nothing to explain. "
+                "Pass answer='...', a longer max_new_tokens, or include_end=True."
+            )
+        placeholders = {i for i in (self.image_token_id, self.video_token_id) if i is not None}
+        if placeholders & set(answer_ids):
+            raise ValueError(
+                "The answer contains the model's image/video placeholder token, which would make "
+                "the number of image tokens wrong. Explain another answer."
+            )
+        answer_text = (
+            generation.text
+            if generation is not None
+            else answer
+            if answer is not None
+            else self.tokenizer.decode(answer_ids, skip_special_tokens=True)
+        )
+        vocab = getattr(self.model.get_output_embeddings(), "out_features", None)
+        scored_ids = resolve_target_token_ids(
+            target_token_ids,
+            answer_ids,
+            lambda s: [int(i) for i in self.tokenizer(s, add_special_tokens=False)["input_ids"]],
+            vocab_size=vocab,
+        )
+        answer_tokens = self._token_texts(answer_ids)
+        default_targets = resolve_targets(targets, answer_tokens)
+        metadata: dict[str, Any] = {
+            "scorer": "hf",
+            "model": self.name,
+            "family": self.model_type,
+            "prompt": prompt if prompt is not None else _user_text(conversation),
+            "answer": answer_text,
+            "chat_text": text,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "device": str(self.device),
+            "include_end": int(bool(include_end)),
+        }
+        if messages is not None:
+            metadata["messages"] = json.dumps(conversation, default=str)
+        if scored_ids != answer_ids:
+            changed = {
+                i: (answer_ids[i], scored_ids[i])
+                for i in range(len(answer_ids))
+                if scored_ids[i] != answer_ids[i]
+            }
+            metadata["target_token_ids"] = json.dumps(
+                {
+                    str(i): {
+                        "answer": self.tokenizer.decode([a]),
+                        "scored": self.tokenizer.decode([s]),
+                    }
+                    for i, (a, s) in changed.items()
+                }
+            )
+        return ModelScorer(
+            self,
+            media=media,
+            inputs=dict(inputs),
+            answer_ids=answer_ids,
+            scored_ids=scored_ids,
+            tokens=self._token_texts(scored_ids),
+            default_targets=default_targets,
+            metadata=metadata,
+            batch_size=int(batch_size) if batch_size else self.batch_size,
+        )
+
+
+def _user_text(conversation: list[dict[str, Any]]) -> str:
+    """The text of the last user message (the prompt, when a message list was given)."""
+    for message in reversed(conversation):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(
+                str(c.get("text", "")) for c in content or [] if c.get("type") == "text"
+            )
+    return ""
+
+
+def _video_families() -> list[str]:
+    from .families import FAMILIES
+
+    return [name for name, fam in FAMILIES.items() if fam.video]
+
+
+class ModelScorer:
+    """A model bound to one image, prompt and answer: masked images in, probabilities out.
+
+    Implements :class:`eagle_kit.scoring.PreparedScorer`. Column ``t`` of the output is the
+    softmax probability of ``token_ids[t]`` at answer position ``t``, given the (masked)
+    image, the prompt and the original answer up to ``t`` (teacher forcing).
+
+    Attributes:
+        tokens: text of each recorded (scored) token.
+        token_ids: the vocabulary id scored in each column.
+        answer_ids: the answer's own token ids (differ from ``token_ids`` only where
+            ``target_token_ids`` replaced them).
+        default_targets: resolved ``targets`` (``None`` = every column).
+        metadata: provenance (str/int/float values).
+        batch_size: masked images per forward; halved and remembered on out-of-memory.
+        composition: ``"layout"`` (masks applied in the processed tensor on the device) or
+            ``"processor"`` (the processor runs on each batch of composed images). Both are
+            exact; ``"layout"`` applies when the processor does not resample the image, so
+            give images at the model's native size for the fastest path (e.g. 336×336 for
+            LLaVA-1.5, sides that are multiples of 28 within the pixel limits for Qwen2.5-VL).
+    """
+
+    def __init__(
+        self,
+        owner: VisionLanguageModel,
+        *,
+        media: np.ndarray,
+        inputs: dict[str, Any],
+        answer_ids: list[int],
+        scored_ids: list[int],
+        tokens: list[str],
+        default_targets: list[int] | None,
+        metadata: dict[str, Any],
+        batch_size: int,
+    ) -> None:
+        import torch
+
+        self._owner = owner
+        self.media = media
+        self.video = media.ndim == 4
+        self.answer_ids = list(answer_ids)
+        self.token_ids = list(scored_ids)
+        self.tokens = list(tokens)
+        self.default_targets = default_targets
+        self.metadata = metadata
+        self._batcher = AdaptiveBatcher(batch_size, on_shrink=self._on_shrink)
+        self.chat_text = str(metadata["chat_text"])
+        self.pixel_key = (
+            "pixel_values_videos"
+            if self.video and "pixel_values_videos" in inputs
+            else "pixel_values"
+        )
+        if self.pixel_key not in inputs:
+            raise ValueError(
+                f"The processor of '{owner.name}' returned no '{self.pixel_key}' (keys: "
+                f"{sorted(inputs)}); this family is not supported for "
+                f"{'video' if self.video else 'images'}."
+            )
+        input_ids = inputs["input_ids"]
+        self.prompt_length = int(input_ids.shape[1])
+        n = len(self.answer_ids)
+        extra = torch.tensor([self.answer_ids[:-1]], dtype=input_ids.dtype)
+        text: dict[str, Any] = {}
+        aux: dict[str, Any] = {}
+        for key, value in inputs.items():
+            if key == self.pixel_key:
+                continue
+            if isinstance(value, torch.Tensor) and value.shape == input_ids.shape:
+                if key == "input_ids":
+                    pad = extra
+                elif key == "attention_mask":
+                    pad = torch.ones_like(extra, dtype=value.dtype)
+                else:
+                    pad = torch.zeros_like(extra, dtype=value.dtype)
+                text[key] = torch.cat([value, pad], dim=1)
+            elif owner._forward_kwargs is None or key in owner._forward_kwargs:
+                aux[key] = value
+        self._text = owner._to_device(text)
+        self._aux = owner._to_device(aux)
+        self._ids = torch.tensor(self.token_ids, device=owner.device).view(1, n, 1)
+        self._n_cols = n
+        self._single_pixels = inputs[self.pixel_key]
+        self._original = owner._to_device({"x": self._single_pixels})["x"]
+        self._fill_key: bytes | None = None
+        self._fill: Any = None
+        self._layout = self._learn_layout()
+        self.composition = "layout" if self._layout is not None else "processor"
+        self.metadata["composition"] = self.composition
+        self.metadata["n_visual_tokens"] = self._count_visual_tokens()
+        self._prefix: dict[str, Any] | None = None
+        if owner.prefix_cache:
+            self._prefix = self._build_prefix()
+        self.metadata["prefix_cache"] = int(self._prefix is not None)
+        if owner.plan_batch_size:
+            self._plan_batch_size()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def batch_size(self) -> int:
+        """Masked images per forward pass (the core chunks candidates by it)."""
+        return self._batcher.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if int(value) < 1:
+            raise ValueError(f"batch_size must be >= 1; got {value}.")
+        self._batcher.batch_size = int(value)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities ``B×T`` of the recorded tokens for filled images ``B×[F×]H×W×3`` uint8."""
+        images = self._check_batch(images, "images", self.media.shape, np.uint8)
+        return self._score(len(images), lambda a, b: self._visual_from_images(images[a:b]))
+
+    def score_masks(self, masks: np.ndarray, fill_image: np.ndarray) -> np.ndarray:
+        """Probabilities ``B×T`` for the image with masks applied: same as
+        ``self(np.where(masks[..., None], image, fill_image))``, computed without composing
+        images on the host when the processor allows it.
+
+        Args:
+            masks: ``B×[F×]H×W`` bool, ``True`` = keep the pixel.
+            fill_image: ``[F×]H×W×3`` uint8, what removed pixels become.
+        """
+        masks = self._check_batch(masks, "masks", self.media.shape[:-1], np.bool_)
+        fill_image = np.asarray(fill_image)
+        if fill_image.shape != self.media.shape or fill_image.dtype != np.uint8:
+            raise ValueError(
+                f"fill_image must be uint8 of shape {self.media.shape} (the prepared image's); got "
+                f"{fill_image.dtype} {fill_image.shape}."
+            )
+        if self._layout is None:
+            return self._score(
+                len(masks),
+                lambda a, b: self._visual_from_images(
+                    np.where(masks[a:b, ..., None], self.media, fill_image)
+                ),
+            )
+        fill = self._processed_fill(fill_image)
+        return self._score(len(masks), lambda a, b: self._visual_from_masks(masks[a:b], fill))
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelScorer(model={self._owner.name!r}, tokens={self.tokens!r}, "
+            f"composition={self.composition!r}, batch_size={self.batch_size})"
+        )
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_batch(self, arr: Any, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        arr = np.asarray(arr)
+        if arr.ndim != len(shape) + 1 or tuple(arr.shape[1:]) != tuple(shape):
+            raise ValueError(
+                f"{name} must have shape (B, {', '.join(map(str, shape))}) — the size of the image "
+                f"given to prepare(); got {arr.shape}. The number of image tokens, hence the size, "
+                "must stay constant: prepare again with the new image instead."
+            )
+        if arr.dtype != dtype:
+            if dtype is np.bool_ and arr.dtype != np.bool_:
+                raise TypeError(f"{name} must be a bool array (True = keep); got {arr.dtype}.")
+            raise TypeError(f"{name} must be {np.dtype(dtype).name}; got {arr.dtype}.")
+        return arr
+
+    # ------------------------------------------------------------------ visual inputs
+
+    def _count_visual_tokens(self) -> int:
+        ids = [i for i in (self._owner.image_token_id, self._owner.video_token_id) if i is not None]
+        if not ids:
+            return 0
+        import torch
+
+        return int(
+            torch.isin(
+                self._text["input_ids"], torch.tensor(ids, device=self._text["input_ids"].device)
+            ).sum()
+        )
+
+    def _process_one(self, raw: np.ndarray) -> Any:
+        return self._owner._process_visual([raw], self.video, self.chat_text)[self.pixel_key]
+
+    def _learn_layout(self) -> PixelLayout | None:
+        import torch
+
+        layout = PixelLayout.learn(self._process_one, self.media.shape)
+        if layout is None:
+            return None
+        if layout.shape != tuple(self._single_pixels.shape):
+            return None
+        again = self._process_one(self.media)
+        if not torch.equal(again, self._single_pixels):
+            return None  # the processor alone differs from processor+text: stay exact
+        return layout.to(self._owner.device)
+
+    def _processed_fill(self, fill_image: np.ndarray) -> Any:
+        key = fill_image.tobytes()
+        if key != self._fill_key:
+            self._fill = self._owner._to_device({"x": self._process_one(fill_image)})["x"]
+            self._fill_key = key
+        return self._fill
+
+    def _visual_from_masks(self, masks: np.ndarray, fill: Any) -> Any:
+        import torch
+
+        keep = torch.from_numpy(np.ascontiguousarray(masks.reshape(len(masks), -1))).to(
+            self._owner.device
+        )
+        return self._layout.compose(keep, self._original, fill)
+
+    def _visual_from_images(self, images: np.ndarray) -> Any:
+        owner = self._owner
+        out = owner._process_visual(list(images), self.video, self.chat_text)[self.pixel_key]
+        per = self._single_pixels.shape[0]
+        if out.shape[0] != per * len(images) or tuple(out.shape[1:]) != tuple(
+            self._single_pixels.shape[1:]
+        ):
+            import torch
+
+            out = torch.cat([self._process_one(img) for img in images], dim=0)
+        return owner._to_device({"x": out})["x"]
+
+    # ------------------------------------------------------------------ prefix cache
+
+    def _position_ids(self) -> Any:
+        """3-D (multimodal RoPE) positions of the whole sequence, or ``None``."""
+        owner = self._owner
+        if not owner.family.mrope:
+            return None
+        inner = owner.model.model
+        kwargs = {
+            k: v
+            for k, v in self._aux.items()
+            if k in ("image_grid_thw", "video_grid_thw", "second_per_grid_ts")
+        }
+        inner.rope_deltas = None
+        import torch
+
+        with torch.inference_mode():
+            positions = inner.compute_3d_position_ids(
+                input_ids=self._text["input_ids"],
+                inputs_embeds=None,
+                attention_mask=self._text.get("attention_mask"),
+                past_key_values=None,
+                mm_token_type_ids=self._text.get("mm_token_type_ids"),
+                image_grid_thw=kwargs.get("image_grid_thw"),
+                video_grid_thw=kwargs.get("video_grid_thw"),
+                **(
+                    {"second_per_grid_ts": kwargs["second_per_grid_ts"]}
+                    if "second_per_grid_ts" in kwargs
+                    else {}
+                ),
+            )
+        inner.rope_deltas = None
+        return positions
+
+    def _build_prefix(self) -> dict[str, Any] | None:
+        """Run the text before the first image token once and keep its key/value cache."""
+        import torch
+
+        owner = self._owner
+        ids = self._text["input_ids"][0]
+        visual = [i for i in (owner.image_token_id, owner.video_token_id) if i is not None]
+        if not visual:
+            return None
+        hits = torch.nonzero(torch.isin(ids, torch.tensor(visual, device=ids.device))).flatten()
+        if hits.numel() == 0 or int(hits[0]) < 2:
+            return None
+        cut = int(hits[0])
+        positions = self._position_ids()
+        if owner.family.mrope and positions is None:
+            return None
+        kwargs: dict[str, Any] = {
+            "input_ids": self._text["input_ids"][:, :cut],
+            "use_cache": True,
+        }
+        if "attention_mask" in self._text:
+            kwargs["attention_mask"] = self._text["attention_mask"][:, :cut]
+        if positions is not None:
+            kwargs["position_ids"] = positions[..., :cut]
+        inner = getattr(owner.model, "model", None)
+        lm = getattr(inner, "language_model", None) or getattr(inner, "text_model", None)
+        if lm is None:
+            return None
+        try:
+            with torch.inference_mode():
+                out = lm(**kwargs)
+        except Exception:  # noqa: BLE001 - a language model that cannot run text alone: no cache
+            return None
+        cache = getattr(out, "past_key_values", None)
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            return None
+        return {"cut": cut, "cache": cache, "positions": positions}
+
+    def _plan_batch_size(self) -> None:
+        """Measure the memory one more masked image costs and plan the batch size (GPU)."""
+        import torch
+
+        from .batching import plan_batch_size
+
+        owner = self._owner
+        device = owner.device
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        peaks = []
+        for b in (1, 2):
+            torch.cuda.reset_peak_memory_stats(device)
+            pixels = torch.cat([self._original] * b, dim=0)
+            self._forward(pixels, b)
+            peaks.append(torch.cuda.max_memory_allocated(device) - base)
+        free, _ = torch.cuda.mem_get_info(device)
+        size = plan_batch_size(free, max(peaks[1] - peaks[0], 1))
+        owner.batch_size = size
+        owner.plan_batch_size = False
+        self.batch_size = size
+
+    # ------------------------------------------------------------------ scoring
+
+    def _on_shrink(self, size: int) -> None:
+        self._owner.batch_size = min(self._owner.batch_size, size)
+
+    def _score(self, n: int, visual: Any) -> np.ndarray:
+        if n == 0:
+            return np.zeros((0, self._n_cols))
+        parts = self._batcher.run(n, lambda a, b: self._forward(visual(a, b), b - a))
+        return np.concatenate(parts, axis=0)
+
+    def _forward(self, pixels: Any, b: int) -> np.ndarray:
+        import torch
+
+        owner = self._owner
+        kwargs: dict[str, Any] = {key: _repeat(value, b) for key, value in self._aux.items()}
+        kwargs[self.pixel_key] = pixels
+        text = {key: _repeat(value, b) for key, value in self._text.items()}
+        if self._prefix is not None:
+            cut = self._prefix["cut"]
+            cache = copy.deepcopy(self._prefix["cache"])
+            cache.batch_repeat_interleave(b)
+            kwargs["past_key_values"] = cache
+            kwargs["input_ids"] = text["input_ids"][:, cut:]
+            for key, value in text.items():
+                if key == "attention_mask":
+                    kwargs[key] = value  # covers the cached prefix too
+                elif key != "input_ids":
+                    kwargs[key] = value[:, cut:]
+            if self._prefix["positions"] is not None:
+                pos = self._prefix["positions"][..., cut:]
+                kwargs["position_ids"] = pos.expand(*pos.shape[:-2], b, pos.shape[-1])
+        else:
+            kwargs.update(text)
+        if owner._keeps_logits:
+            kwargs["logits_to_keep"] = self._n_cols
+        kwargs["use_cache"] = self._prefix is not None
+        with torch.inference_mode():
+            logits = owner.model(**kwargs).logits[:, -self._n_cols :, :]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            probs = logp.gather(-1, self._ids.expand(b, -1, -1)).squeeze(-1).exp()
+        return probs.double().cpu().numpy()

@@ -1,0 +1,171 @@
+"""``load_model``: any Hugging Face image-text-to-text model (or the embedded one) in one line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .families import FAMILIES
+from .hf import VisionLanguageModel
+
+__all__ = ["load_model", "shapes_model_path", "resolve_device", "resolve_dtype", "SHAPES_ENV"]
+
+#: Environment variable that points ``load_model("shapes")`` to another folder.
+SHAPES_ENV = "EAGLE_KIT_SHAPES_MODEL"
+
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def shapes_model_path() -> Path:
+    """Folder of the embedded shapes model: ``$EAGLE_KIT_SHAPES_MODEL`` or ``<repo>/data/shapes-vlm``."""
+    override = os.environ.get(SHAPES_ENV)
+    if override:
+        return Path(override)
+    import eagle_kit
+
+    return Path(eagle_kit.__file__).resolve().parent.parent / "data" / "shapes-vlm"
+
+
+def resolve_device(device: Any) -> Any:
+    """``"auto"`` → ``cuda`` if available, else ``mps``, else ``cpu``; anything else as given."""
+    import torch
+
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"Unknown device {device!r}. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'."
+        ) from err
+
+
+def resolve_dtype(dtype: Any, device: Any) -> Any:
+    """``"auto"`` → bfloat16 on GPUs that support it, float16 on other GPUs, float32 on CPU."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "mps":
+            return torch.float16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ValueError(
+            f"Unknown dtype {dtype!r}. Choose one of: {', '.join(_DTYPES)} (or a torch.dtype)."
+        )
+    return getattr(torch, dtype)
+
+
+def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
+    """``(what from_pretrained gets, display name)``."""
+    name = os.fspath(name_or_path)
+    if name == "shapes":
+        folder = shapes_model_path()
+        if not (folder / "config.json").exists():
+            raise FileNotFoundError(
+                f"The embedded shapes model is not at '{folder}'. Train it (a few minutes on CPU) "
+                f"with:\n    python -m eagle_kit.shapes.train --out data/shapes-vlm\nor point "
+                f"{SHAPES_ENV} to a folder that holds it."
+            )
+        return str(folder), "shapes"
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"'{path}' is not a model folder (no config.json). Pass a folder written by "
+                "save_pretrained (model + processor), or a hub id like 'Qwen/Qwen2.5-VL-3B-Instruct'."
+            )
+        return str(path), path.name
+    looks_local = name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
+    if looks_local:
+        raise FileNotFoundError(f"No model folder at '{name}'.")
+    return name, name
+
+
+def load_model(
+    name_or_path: str | os.PathLike,
+    *,
+    device: Any = "auto",
+    dtype: Any = "auto",
+    batch_size: int | None = None,
+    trust_remote_code: bool = False,
+    prefix_cache: bool | None = None,
+    **from_pretrained: Any,
+) -> VisionLanguageModel:
+    """Load a vision-language model and its processor for EAGLE.
+
+    Args:
+        name_or_path: a hub id (e.g. ``"Qwen/Qwen2.5-VL-3B-Instruct"``), a local folder
+            written by ``save_pretrained``, or ``"shapes"`` for the embedded tiny model.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string. With
+            ``"auto"`` and several GPUs the model is spread over them.
+        dtype: ``"auto"`` (bfloat16/float16 on GPU, float32 on CPU), ``"float32"``,
+            ``"bfloat16"``, ``"float16"`` or a ``torch.dtype``.
+        batch_size: masked images per forward pass (default 32 on CPU, 16 on GPU; halved
+            automatically on out-of-memory).
+        trust_remote_code: run the checkpoint's own Python code. Only for sources you trust.
+        prefix_cache: share the key/value cache of the text before the image tokens
+            (default: on for the families where it is exact).
+        **from_pretrained: passed to ``AutoModelForImageTextToText.from_pretrained`` (e.g.
+            ``attn_implementation="sdpa"``, ``revision=...``).
+
+    Returns:
+        A :class:`VisionLanguageModel`.
+
+    Raises:
+        FileNotFoundError: a local folder without a model, or the shapes model not trained.
+        ValueError: an architecture that is not an image-text-to-text model.
+
+    Example:
+        >>> model = ek.load_model("shapes")  # doctest: +SKIP
+        >>> model = ek.load_model("Qwen/Qwen2.5-VL-3B-Instruct", device="auto")  # doctest: +SKIP
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    if from_pretrained.pop("use_safetensors", True) is not True:
+        raise ValueError(
+            "eagle_kit loads safetensors weights only (pickled .bin files can run code). Convert "
+            "the checkpoint with save_pretrained(..., safe_serialization=True)."
+        )
+    source, name = _resolve_source(name_or_path)
+    auto_device = device is None or device == "auto"
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    options: dict[str, Any] = {"dtype": torch_dtype, "use_safetensors": True, **from_pretrained}
+    if trust_remote_code:
+        options["trust_remote_code"] = True
+    if auto_device and target.type == "cuda" and torch.cuda.device_count() > 1:
+        options.setdefault("device_map", "auto")
+    try:
+        processor = AutoProcessor.from_pretrained(
+            source, **({"trust_remote_code": True} if trust_remote_code else {})
+        )
+        model = AutoModelForImageTextToText.from_pretrained(source, **options)
+    except ValueError as err:
+        if (
+            "Unrecognized" in str(err)
+            or "image-text-to-text" in str(err).lower()
+            or "AutoModel" in str(err)
+        ):
+            raise ValueError(
+                f"'{name}' is not an image-text-to-text model that transformers can load "
+                f"({err}). Supported families: {', '.join(f.name for f in FAMILIES.values())}; "
+                "others work when AutoModelForImageTextToText can load them. Checkpoints with "
+                "custom code need trust_remote_code=True."
+            ) from err
+        raise
+    if "device_map" not in options:
+        model = model.to(target)
+    return VisionLanguageModel(
+        model, processor, name=name, batch_size=batch_size, prefix_cache=prefix_cache
+    )
