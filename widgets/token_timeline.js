@@ -1,0 +1,184 @@
+// TokenTimeline: the recorded tokens in order, coloured by visual reliance, each a toggle
+// button with a sparkline of its insertion curve. The selection is the synced `selected`.
+
+import {
+  RELIANCE_SCALE,
+  clickSelection,
+  column,
+  decodeArray,
+  formatProb,
+  keySelection,
+  linePath,
+  navigate,
+  normalizeSelection,
+  pointIn,
+  relianceColor,
+  relianceGradient,
+  rgbCss,
+  sameList,
+  textColorFor,
+  tokenDisplay,
+} from "./helpers.js";
+import { commit, h, keepNavigationKeys, listen, s } from "./dom.js";
+
+const SPARK = { left: 1, top: 1, width: 38, height: 10 };
+
+function readData(model) {
+  const d = model.get("data");
+  return {
+    tokens: d.tokens,
+    modality: d.modality,
+    targets: d.targets,
+    reliance: decodeArray(d.reliance).data,
+    pBlack: decodeArray(d.p_black).data,
+    pFull: decodeArray(d.p_full).data,
+    insertion: decodeArray(d.insertion),
+    area: decodeArray(d.area).data,
+  };
+}
+
+/** One sentence describing token i (aria-label, tooltip and the details line). */
+function describe(d, i) {
+  const target = d.targets.includes(i) ? ", in the objective" : "";
+  return (
+    `Token ${i} “${d.tokens[i]}”: p(black) ${formatProb(d.pBlack[i])}, p(full) ${formatProb(d.pFull[i])}, ` +
+    `visual reliance ${formatProb(d.reliance[i])} (${d.modality[i]})${target}`
+  );
+}
+
+function legend() {
+  const { mid, top } = RELIANCE_SCALE;
+  return h("div", { class: "ek-legend", "aria-hidden": "true" }, [
+    h("span", { class: "ek-legend-end" }, "language prior"),
+    h("span", { class: "ek-legend-scale" }, [
+      h("span", { class: "ek-legend-bar", style: { background: relianceGradient() } }),
+      h("span", { class: "ek-legend-ticks" }, [
+        h("span", {}, "0"),
+        h("span", { style: { left: `${(mid / top) * 100}%` } }, String(mid)),
+        h("span", { style: { left: "100%" } }, `≥ ${top}`),
+      ]),
+    ]),
+    h("span", { class: "ek-legend-end" }, "visual evidence"),
+    h("span", { class: "ek-legend-note" }, "colour = visual reliance I_t; line = p(token) as regions are inserted"),
+  ]);
+}
+
+function render({ model, el }) {
+  const root = h("div", { class: "ek ek-timeline" });
+  el.replaceChildren(root);
+  const releaseKeys = keepNavigationKeys(root);
+  let d = readData(model);
+  let focus = 0;
+  let buttons = [];
+  let markers = [];
+
+  const group = h("div", {
+    class: "ek-tokens",
+    role: "group",
+    "aria-label": "Generated tokens. Arrow keys move, Shift extends the selection, Escape clears it.",
+  });
+  const details = h("div", { class: "ek-token-details", "aria-hidden": "true" }, "\u00a0");
+  const status = h("div", { class: "ek-selection-status", role: "status", "aria-live": "polite" });
+  root.append(legend(), group, details, status);
+
+  const selected = () => normalizeSelection(model.get("selected"), d.tokens.length);
+  const select = (next) => commit(model, "selected", next, sameList);
+
+  function sparkline(i) {
+    const curve = column(d.insertion, i);
+    const marker = s("circle", { r: 1.6, class: "ek-spark-marker" });
+    markers[i] = { marker, curve };
+    return s("svg", { class: "ek-spark", viewBox: "0 0 40 12", width: 40, height: 12, "aria-hidden": "true" }, [
+      s("path", { d: linePath(d.area, curve, SPARK), class: "ek-spark-line" }),
+      marker,
+    ]);
+  }
+
+  function build() {
+    markers = [];
+    focus = Math.min(focus, Math.max(0, d.tokens.length - 1));
+    buttons = d.tokens.map((text, i) => {
+      const bg = relianceColor(d.reliance[i]);
+      const b = h(
+        "button",
+        {
+          type: "button",
+          class: `ek-token${d.targets.includes(i) ? " ek-target" : ""}`,
+          "data-index": i,
+          "data-modality": d.modality[i],
+          "aria-pressed": "false",
+          "aria-label": describe(d, i),
+          title: describe(d, i),
+          style: { background: rgbCss(bg), color: textColorFor(bg) },
+        },
+        [h("span", { class: "ek-token-text" }, tokenDisplay(text)), sparkline(i)],
+      );
+      b.addEventListener("click", (e) => {
+        focus = i;
+        select(clickSelection(selected(), i, e.shiftKey || e.metaKey || e.ctrlKey));
+      });
+      b.addEventListener("mouseenter", () => (details.textContent = describe(d, i)));
+      b.addEventListener("focus", () => (details.textContent = describe(d, i)));
+      return b;
+    });
+    group.replaceChildren(...buttons);
+    if (!buttons.length) group.append(h("span", { class: "ek-empty" }, "No recorded tokens."));
+    update();
+    updateK();
+  }
+
+  function update() {
+    const sel = selected();
+    buttons.forEach((b, i) => {
+      b.setAttribute("aria-pressed", String(sel.includes(i)));
+      b.tabIndex = i === focus ? 0 : -1;
+    });
+    root.dataset.selected = sel.join(",");
+    status.textContent = sel.length
+      ? `Selected: ${sel.map((i) => `“${tokenDisplay(d.tokens[i])}”`).join(" ")}`
+      : "No token selected: the overlay shows the objective's map. Click a token (Shift+click for several).";
+  }
+
+  function updateK() {
+    const k = Math.max(0, Math.min(d.area.length - 1, model.get("k") ?? 0));
+    for (const m of markers) {
+      if (!m) continue;
+      const p = pointIn(d.area[k], m.curve[k], SPARK);
+      m.marker.setAttribute("cx", p.x);
+      m.marker.setAttribute("cy", p.y);
+    }
+  }
+
+  function onKey(e) {
+    if (e.key === "Escape") {
+      select([]);
+      return;
+    }
+    const next = navigate(e.key, focus, buttons.length);
+    if (next === null) return;
+    e.preventDefault();
+    focus = next;
+    buttons[next].focus();
+    select(keySelection(selected(), next, e.shiftKey));
+    update();
+  }
+  group.addEventListener("keydown", onKey);
+  group.addEventListener("mouseleave", () => (details.textContent = "\u00a0"));
+
+  const unlisten = listen(model, {
+    selected: update,
+    k: updateK,
+    data: () => {
+      d = readData(model);
+      build();
+    },
+  });
+  build();
+  return () => {
+    unlisten();
+    releaseKeys();
+    group.removeEventListener("keydown", onKey);
+  };
+}
+
+export default { render };
