@@ -135,14 +135,15 @@ def point_game(
     box: Any = None,
     mask: Any = None,
     tokens: Any = None,
-    smooth: float | None = None,
+    smooth: float | None = 0.0,
 ) -> float:
     """Point game: 1 if the map's maximum lies inside the object's box or mask, else 0.
 
-    The map is region-constant, so its maximum is a whole region; we take the argmax of the
-    map smoothed with a Gaussian of sigma ``smooth`` pixels (default: half the typical region
-    side, ``0.5·sqrt(H·W/N)``), which lands inside the top region, drawn towards the next ones.
-    ``smooth=0`` uses the top region's pixel nearest its centroid.
+    The map is region-constant, so its maximum is a whole region, the top-ranked one. By
+    default (``smooth=0``) the point is that region's pixel nearest its centroid. With
+    ``smooth > 0`` (pixels of Gaussian sigma; ``None`` = half the typical region side,
+    ``0.5·sqrt(H·W/N)``, as for a display map) the point is the argmax within the top region
+    of the smoothed map, drawn towards the next-ranked regions.
 
     Args:
         box: ``(x0, y0, x1, y1)`` in pixels, x1/y1 exclusive (box variant).
@@ -174,14 +175,19 @@ def point_game(
 
 
 def max_location(
-    expl: Explanation, *, tokens: Any = None, smooth: float | None = None
+    expl: Explanation, *, tokens: Any = None, smooth: float | None = 0.0
 ) -> tuple[int, int]:
     """``(y, x)`` of the attribution map's maximum (see :func:`point_game`)."""
     if expl.labels.ndim != 2:
         raise ValueError("point game is defined for images, not video.")
     sigma = _smooth_sigma(expl) if smooth is None else float(smooth)
     values = expl.region_values(tokens)
-    top = int(np.argmax(values))
+    # regions without marginal gain share the value of the one before them (METHOD §5), so
+    # the maximum can be a tie: the earliest-ranked of the tied regions is the top one
+    rank = np.empty(expl.n_regions, dtype=np.int64)
+    rank[expl.order] = np.arange(expl.n_regions)
+    tied = np.flatnonzero(values >= values.max() - 1e-12)
+    top = int(tied[np.argmin(rank[tied])])
     inside = expl.labels == top
     if sigma > 0:
         from scipy.ndimage import gaussian_filter

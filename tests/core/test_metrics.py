@@ -83,7 +83,7 @@ def test_point_game_box_and_mask():
     mask[8:16, 16:24] = True
     assert metrics.point_game(e, mask=mask) == 1.0
     assert metrics.point_game(e, mask=~mask) == 0.0
-    assert metrics.point_game(e, box=(16, 8, 24, 16), smooth=0) == 1.0
+    assert metrics.point_game(e, box=(16, 8, 24, 16), smooth=None) == 1.0  # smoothed display map
     assert metrics.point_game([e, e], box=[(16, 8, 24, 16), (0, 0, 8, 8)]) == 0.5
     with pytest.raises(ValueError, match="exactly one"):
         metrics.point_game(e)
@@ -146,3 +146,14 @@ def test_baselines_score_on_the_same_curves(expl, column_scorer):
     assert ri.order[0] == 1  # the heaviest column stands out even in random masks
     with pytest.raises(ValueError, match="permutation"):
         ek.score_order(s, s.image(), s.regions(), [0, 0, 1, 2, 3])
+
+
+def test_point_game_breaks_ties_of_the_map_by_rank(column_scorer):
+    # all the gain comes at the last step: every region before it has value 1 (a tie);
+    # the top region is the first in the order, not the lowest region id
+    s = column_scorer([0.0, 0.0, 0.0, 0.0, 0.0], bonus=1.0, pair=(0, 1, 2, 3, 4))
+    img = np.full((2, 10, 3), 200, np.uint8)
+    order = [3, 0, 1, 2, 4]
+    e = ek.score_order(s, img, s.regions(), order, targets=[0], progress=False)
+    assert (e.dataset["attribution"].values[[3, 0, 1, 2]] == 1).all()
+    assert metrics.max_location(e)[1] in (6, 7)  # column 3 = pixels 6..7
