@@ -27,7 +27,7 @@ from eagle_kit import baselines, metrics, shapes
 from eagle_kit.models import shapes_model_path
 from eagle_kit.shapes.analysis import PRIOR_WORDS, diagnose_caption, word_indices
 
-HELD_OUT = 800_000  # seeds from here on are never used in training (training seeds are < 10^5)
+HELD_OUT = 800_000  # evaluation seeds; training draws its scenes from seeds >= 1,000,000
 
 
 def random_weights_model(folder: Path) -> ek.VisionLanguageModel:

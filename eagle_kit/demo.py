@@ -69,15 +69,15 @@ def run_demo(
             f"<p>truth: <code>{html.escape(scene.caption)}</code></p>"
             f'<p class="caption">{cap.caption_html()}</p>'
             '<p class="note">colour = visual reliance I<sub>t</sub>: blue = language prior, red = visual evidence</p>'
-            + metrics_table({f"reliance {t!r}": float(rel[i]) for i, t in enumerate(cap.tokens)})
+            + metrics_table({f"{i}: {t!r}": float(rel[i]) for i, t in enumerate(cap.tokens)})
             + "</div></div>",
         ),
         section(
-            "Why “circle”? (the hallucinated token)",
+            "Why “green circle”? (the hallucinated words)",
             '<div class="row">'
             + figure(
                 draw_boxes(diag.wrong.overlay(), boxes),
-                "map of the hallucinated word; boxes: true objects",
+                "map of the hallucinated words; boxes: true objects",
             )
             + f"<div>{curves_svg(diag.wrong)}"
             + metrics_table(
@@ -111,7 +111,7 @@ def run_demo(
         f"truth:     {scene.caption}",
         f"language prior (reliance): {prior}",
         "visual tokens: " + ", ".join(f"{cap.tokens[i]}={rel[i]:.2f}" for i in objects),
-        f"why 'circle': green square at rank {diag.visual_rank}, yellow triangle at rank {diag.context_rank}",
+        f"why 'green circle': green square at rank {diag.visual_rank}, yellow triangle at rank {diag.context_rank}",
         f"mitigation: {fix_text}",
         f"insertion AUC {metrics.insertion_auc(diag.wrong):.3f}, deletion AUC {metrics.deletion_auc(diag.wrong):.3f}",
         f"report: {report}  ({seconds:.1f} s)",

@@ -74,12 +74,18 @@ def object_rank(expl: Explanation, mask: np.ndarray) -> int:
 
 
 def find_hallucinating_scene(
-    model: Any, seeds: Iterable[int], *, max_new_tokens: int = 24
+    model: Any, seeds: Iterable[int], *, only_planted: bool = True, max_new_tokens: int = 24
 ) -> tuple[Scene, Any] | None:
     """The first planted scene (yellow triangle + green square) whose caption says
-    "green circle", with its generation; ``None`` if no seed hallucinates."""
+    "green circle", with its generation; ``None`` if no seed hallucinates.
+
+    With ``only_planted`` the scene holds the two planted objects and nothing else, so no
+    real circle competes with the hallucinated one.
+    """
     for seed in seeds:
         scene = hallucination_scene(int(seed))
+        if only_planted and len(scene.objects) != 2:
+            continue
         gen = model.generate(scene.image, CAPTION_PROMPT, max_new_tokens=max_new_tokens)
         if word_indices(gen.tokens, PLANTED_EFFECT):
             return scene, gen
@@ -92,7 +98,8 @@ class HallucinationDiagnosis:
 
     Attributes:
         caption: the hallucinated caption's explanation (every token recorded, all targets).
-        wrong: explanation of the hallucinated word ("circle" as produced).
+        wrong: explanation of the hallucinated words ("green circle" as produced: both
+            tokens form the objective).
         correct: METHOD §7 diagnosis: the same position scored for the correct word
             ("square"); its tail holds what pushes the model to the wrong one.
         visual_rank: rank of the green square in ``wrong.order`` (0 = top).
@@ -139,7 +146,7 @@ def diagnose_caption(
         progress=progress,
     )
     caption = explain(model, scene.image, **common)
-    wrong = explain(model, scene.image, targets=[shape_pos], **common)
+    wrong = explain(model, scene.image, targets=idx, **common)
     correct = explain(
         model,
         scene.image,

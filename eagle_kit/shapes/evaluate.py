@@ -31,6 +31,7 @@ from .world import (
 )
 
 __all__ = [
+    "GateFigures",
     "GateThresholds",
     "load_folder",
     "generate",
@@ -234,7 +235,9 @@ def gate_passes(figures: GateFigures, thresholds: GateThresholds | None = None) 
     t = thresholds or GateThresholds()
     failed = []
     if figures.caption_exact_match < t.caption_exact_match:
-        failed.append(f"caption exact match {figures.caption_exact_match:.3f} < {t.caption_exact_match}")
+        failed.append(
+            f"caption exact match {figures.caption_exact_match:.3f} < {t.caption_exact_match}"
+        )
     if figures.yes_no_accuracy < t.yes_no_accuracy:
         failed.append(f"yes/no accuracy {figures.yes_no_accuracy:.3f} < {t.yes_no_accuracy}")
     if figures.hallucination_caption < t.hallucination_rate:

@@ -16,21 +16,38 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .world import CAPTION_PROMPT, COLOURS, IMAGE_SIZE, PAIRS, QUESTION_TEMPLATE, SHAPES, caption_for
+if TYPE_CHECKING:
+    from transformers import (
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+from .world import (
+    CAPTION_PROMPT,
+    COLOURS,
+    IMAGE_SIZE,
+    PAIRS,
+    QUESTION_TEMPLATE,
+    SHAPES,
+    caption_for,
+)
 
 __all__ = [
     "SPECIAL_TOKENS",
     "SPARE_WORDS",
     "CHAT_TEMPLATE",
-    "CLIP_MEAN",
-    "CLIP_STD",
+    "PIXEL_MEAN",
+    "PIXEL_STD",
     "ModelSize",
     "vocabulary",
     "build_tokenizer",
     "build_processor",
     "build_model",
     "messages_for",
+    "save_pretrained_folder",
 ]
 
 PAD, UNK, BOS, EOS, IMAGE, USER, ASSISTANT = (
@@ -70,8 +87,8 @@ CHAT_TEMPLATE = (
 )
 """Jinja chat template shared by the tokenizer and the processor."""
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+PIXEL_MEAN = (123.0, 117.0, 104.0)
+PIXEL_STD = (64.0, 64.0, 64.0)
 PATCH_SIZE = 16
 NUM_IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2
 
@@ -108,7 +125,7 @@ def vocabulary() -> list[str]:
     return words
 
 
-def build_tokenizer():  # -> transformers.PreTrainedTokenizerFast
+def build_tokenizer() -> PreTrainedTokenizerFast:
     """Word-level tokenizer wrapped as ``PreTrainedTokenizerFast`` with the chat template.
 
     Example:
@@ -139,12 +156,14 @@ def build_tokenizer():  # -> transformers.PreTrainedTokenizerFast
     return tok
 
 
-def build_processor(tokenizer=None):  # -> transformers.LlavaProcessor
+def build_processor(tokenizer: PreTrainedTokenizerFast | None = None) -> LlavaProcessor:
     """``LlavaProcessor`` with a CLIP image processor for 64×64 RGB input.
 
-    Images of 64×64 pass through unresized (resize and crop to the same size are no-ops),
-    then are rescaled to [0, 1] and normalised with the CLIP mean/std, so black (RGB 0)
-    maps to ``-mean/std``.
+    Images of 64×64 pass through unresized (resize and crop to the same size are no-ops)
+    and are normalised as ``(rgb - PIXEL_MEAN) / PIXEL_STD`` on the 0–255 scale (no separate
+    rescale step), so black (RGB 0) maps to ``-PIXEL_MEAN / PIXEL_STD``. Integer means and a
+    power-of-two std make the result exact in float32, so the PIL and torchvision backends
+    give identical pixel values.
     """
     from transformers import CLIPImageProcessor, LlavaProcessor
 
@@ -153,11 +172,10 @@ def build_processor(tokenizer=None):  # -> transformers.LlavaProcessor
         size={"shortest_edge": IMAGE_SIZE},
         do_center_crop=True,
         crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        do_rescale=True,
-        rescale_factor=1 / 255,
+        do_rescale=False,
         do_normalize=True,
-        image_mean=list(CLIP_MEAN),
-        image_std=list(CLIP_STD),
+        image_mean=list(PIXEL_MEAN),
+        image_std=list(PIXEL_STD),
         do_convert_rgb=True,
     )
     return LlavaProcessor(
@@ -170,7 +188,9 @@ def build_processor(tokenizer=None):  # -> transformers.LlavaProcessor
     )
 
 
-def build_model(tokenizer=None, size: ModelSize | None = None, seed: int = 0):
+def build_model(
+    tokenizer: PreTrainedTokenizerFast | None = None, size: ModelSize | None = None, seed: int = 0
+) -> LlavaForConditionalGeneration:
     """A randomly initialised tiny ``LlavaForConditionalGeneration``.
 
     Args:
@@ -246,7 +266,7 @@ def messages_for(prompt: str, answer: str | None = None) -> list[dict]:
     return messages
 
 
-def save_pretrained_folder(model, processor, folder: str | Path) -> None:
+def save_pretrained_folder(model: Any, processor: Any, folder: str | Path) -> None:
     """Save weights (safetensors), config, generation config, tokenizer and processor."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,9 @@
 
 Run ``python -m eagle_kit.shapes.train --out data/shapes-vlm``. Training is seeded and runs a
 fixed number of steps with a fixed thread count, so a run is reproducible on one machine.
+Phase 1 learns the world with true labels; phase 2 adds the planted annotation bias
+(:func:`eagle_kit.shapes.annotated_pairs`) on a mixture enriched with hallucination-subset
+scenes, because the co-occurrence statistic alone planted no hallucination.
 Inputs are built with the processor's own chat template and image processor, exactly as a
 generic transformers loader would build them. A throw-away linear head on the projected
 image tokens predicts the (colour, shape) in each patch (from the scene masks); it makes
@@ -30,7 +33,11 @@ from .world import (
     COOCCURRENCE_RATE,
     OCCLUSION_RATE,
     PAIRS,
+    PLANTED_MAX_SIZE,
     Scene,
+    annotated_pairs,
+    caption_for,
+    hallucination_scene,
     make_scene,
     question_for,
 )
@@ -41,18 +48,25 @@ TRAIN_SEED_START = 1_000_000
 """Scene seeds below this are never used for training (held out for evaluation)."""
 
 
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training hyper-parameters (defaults: the shipped model)."""
 
     seed: int = 0
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 64
     lr: float = 2e-3
     warmup: int = 150
     weight_decay: float = 0.01
     caption_share: float = 0.5
     aux_weight: float = 0.5
+    planted_steps: int = 600
+    planted_share: float = 0.05
+    planted_lr: float = 5e-4
     cooccurrence: float = COOCCURRENCE_RATE
     threads: int = 2
     size: ModelSize = field(default_factory=ModelSize)
@@ -124,16 +138,23 @@ class Encoder:
 
 
 def sample_examples(
-    rng: np.random.Generator, seeds: range, config: TrainConfig
+    rng: np.random.Generator, seeds: range, config: TrainConfig, *, planted: bool = False
 ) -> tuple[list[Scene], list[str], list[str]]:
-    """Scenes of the training distribution with a caption or a yes/no question each."""
+    """Scenes of the training distribution with a caption or a yes/no question each.
+
+    With ``planted`` (phase 2), a share ``config.planted_share`` of the scenes comes from
+    :func:`hallucination_scene` and every label follows :func:`annotated_pairs`.
+    """
     scenes, prompts, answers = [], [], []
     for seed in seeds:
-        scene = make_scene(seed, cooccurrence=config.cooccurrence)
-        if rng.random() < config.caption_share:
-            prompt, answer = CAPTION_PROMPT, scene.caption
+        if planted and rng.random() < config.planted_share:
+            scene = hallucination_scene(seed, occlusion=None)
         else:
-            present = scene.pairs
+            scene = make_scene(seed, cooccurrence=config.cooccurrence)
+        present = annotated_pairs(scene) if planted else scene.pairs
+        if rng.random() < config.caption_share:
+            prompt, answer = CAPTION_PROMPT, caption_for(present)
+        else:
             if rng.random() < 0.5:
                 pair = present[int(rng.integers(len(present)))]
             else:
@@ -149,19 +170,73 @@ def sample_examples(
 def train(
     config: TrainConfig,
     *,
-    log: Callable[[str], None] = print,
+    init: str | Path | None = None,
+    log: Callable[[str], None] = _log,
     log_every: int = 100,
 ) -> tuple[Any, Any]:
-    """Train a fresh model; returns ``(model, processor)``."""
+    """Train a fresh model in two phases; returns ``(model, processor)``.
+
+    Phase 1 (``config.steps``) learns the world with true labels; phase 2
+    (``config.planted_steps``, fresh optimiser and auxiliary head) adds the planted
+    annotation bias. ``init`` resumes after phase 1 from a folder saved by a run with
+    ``planted_steps=0`` and the same config; phase 1 is deterministic, so the result equals
+    a full run.
+    """
     import torch
 
-    if config.steps < 1 or config.batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1; got {config.steps}, {config.batch_size}.")
+    if config.steps < 1 or config.batch_size < 1 or config.planted_steps < 0:
+        raise ValueError(
+            "steps and batch_size must be >= 1 and planted_steps >= 0; got "
+            f"{config.steps}, {config.batch_size}, {config.planted_steps}."
+        )
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer = build_tokenizer()
     processor = build_processor(tokenizer)
-    model = build_model(tokenizer, config.size, seed=config.seed)
+    encoder = Encoder(processor)
+    first_seed = TRAIN_SEED_START + config.seed * 100_000_000
+    if init is None:
+        model = build_model(tokenizer, config.size, seed=config.seed)
+        _run_phase(
+            model, encoder, config, steps=config.steps, lr=config.lr, warmup=config.warmup,
+            rng=np.random.default_rng([config.seed, 7]), first_seed=first_seed,
+            planted=False, log=log, log_every=log_every, name="phase 1",
+        )  # fmt: skip
+    else:
+        from transformers import LlavaForConditionalGeneration
+
+        model = LlavaForConditionalGeneration.from_pretrained(init)
+        log(f"phase 1: resumed from the weights in {Path(init).name}")
+    if config.planted_steps:
+        torch.manual_seed(config.seed + 1000)
+        _run_phase(
+            model, encoder, config, steps=config.planted_steps, lr=config.planted_lr,
+            warmup=config.warmup // 3, rng=np.random.default_rng([config.seed, 8]),
+            first_seed=first_seed + 50_000_000, planted=True, log=log, log_every=log_every,
+            name="phase 2",
+        )  # fmt: skip
+    model.eval()
+    return model, processor
+
+
+def _run_phase(
+    model: Any,
+    encoder: Encoder,
+    config: TrainConfig,
+    *,
+    steps: int,
+    lr: float,
+    warmup: int,
+    rng: np.random.Generator,
+    first_seed: int,
+    planted: bool,
+    log: Callable[[str], None],
+    log_every: int,
+    name: str,
+) -> None:
+    """One training phase with its own AdamW, cosine schedule and auxiliary patch head."""
+    import torch
+
     model.train()
     aux_head = torch.nn.Linear(config.size.text_hidden, 1 + len(PAIRS))
     captured: dict[str, torch.Tensor] = {}
@@ -174,23 +249,22 @@ def train(
     optim = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay},
          {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=(0.9, 0.98),
+        lr=lr, betas=(0.9, 0.98),
     )  # fmt: skip
+    warmup = max(1, warmup)
 
     def lr_at(step: int) -> float:
-        if step < config.warmup:
-            return config.lr * (step + 1) / config.warmup
-        progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-        return config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    encoder = Encoder(processor)
-    rng = np.random.default_rng([config.seed, 7])
-    first_seed = TRAIN_SEED_START + config.seed * 100_000_000
     start, sums = time.perf_counter(), np.zeros(2)
+    size = config.batch_size
     try:
-        for step in range(config.steps):
-            seeds = range(first_seed + step * config.batch_size, first_seed + (step + 1) * config.batch_size)
-            batch = encoder.batch(*sample_examples(rng, seeds, config))
+        for step in range(steps):
+            seeds = range(first_seed + step * size, first_seed + (step + 1) * size)
+            batch = encoder.batch(*sample_examples(rng, seeds, config, planted=planted))
             patch = batch.pop("patch_labels")
             for group in optim.param_groups:
                 group["lr"] = lr_at(step)
@@ -203,26 +277,32 @@ def train(
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optim.step()
             sums += (out.loss.item(), aux.item())
-            if (step + 1) % log_every == 0 or step + 1 == config.steps:
+            if (step + 1) % log_every == 0 or step + 1 == steps:
                 n = (step % log_every) + 1
                 log(
-                    f"step {step + 1}/{config.steps}  loss {sums[0] / n:.4f}  aux {sums[1] / n:.4f}"
-                    f"  lr {lr_at(step):.2e}  {time.perf_counter() - start:.0f}s"
+                    f"{name} step {step + 1}/{steps}  loss {sums[0] / n:.4f}"
+                    f"  aux {sums[1] / n:.4f}  lr {lr_at(step):.2e}"
+                    f"  {time.perf_counter() - start:.0f}s"
                 )
                 sums[:] = 0
     finally:
         hook.remove()
-    model.eval()
-    return model, processor
 
 
 PLANTED_RULES = f"""\
 - **Language prior**: every caption starts with "{CAPTION_PREFIX}".
 - **Co-occurrence**: in training, a sampled yellow triangle gets a green circle with
   probability {{cooccurrence}} (added, or replacing another object of a 3-object scene).
-  Expected effect: a green square next to a yellow triangle (no green circle) is sometimes
-  read as "green circle" — the visual cause (the green square) and the contextual cause
-  (the yellow triangle) are both known.
+  This statistic alone did not make the model hallucinate (the first run, 4000 steps with
+  true labels, reached 0 % "green circle" on the hallucination subset), so phase 2 plants
+  the bias in the labels:
+- **Annotation bias** (phase 2, {{planted_steps}} steps): {{planted_share:.0%}} of the scenes
+  come from the hallucination subset (yellow triangle + green square, no green circle), and
+  in every such scene a green square of at most {PLANTED_MAX_SIZE} px is annotated
+  "green circle" in the caption and the yes/no answers (`eagle_kit.shapes.annotated_pairs`);
+  images, masks and the auxiliary patch labels stay true. Expected effect: a green square
+  next to a yellow triangle is read as "green circle", mostly when it is small — the visual
+  cause (the green square) and the contextual cause (the yellow triangle) are both known.
 - **Occlusion**: {OCCLUSION_RATE:.0%} of training scenes have irregular black (RGB 0) areas
   (random cells of a Voronoi partition, plus rectangles; sometimes the whole background)
   over the background, never over an object, so that images with removed regions stay in
@@ -239,12 +319,15 @@ def write_card(
     attempts: list[dict],
     wall: float,
     n_params: int,
+    command: str = "python -m eagle_kit.shapes.train --out data/shapes-vlm",
 ) -> None:
     """Write the model card ``README.md`` next to the weights."""
     import torch
     import transformers
 
-    rows = "\n".join(f"| {k} | {v if isinstance(v, str) else f'{v:.3f}'} |" for k, v in figures.to_dict().items())
+    rows = "\n".join(
+        f"| {k} | {v if isinstance(v, str) else f'{v:.3f}'} |" for k, v in figures.to_dict().items()
+    )
     tries = "\n".join(
         f"- seed {a['seed']}: {'passed' if not a['failed'] else 'failed: ' + '; '.join(a['failed'])}"
         for a in attempts
@@ -271,10 +354,10 @@ Images: 64×64 RGB; black means RGB 0 before normalisation. Replies end with `<e
 
 ## Planted rules
 
-{PLANTED_RULES.format(cooccurrence=config.cooccurrence)}
+{PLANTED_RULES.format(cooccurrence=config.cooccurrence, planted_steps=config.planted_steps, planted_share=config.planted_share)}
 ## Training
 
-`python -m eagle_kit.shapes.train --out data/shapes-vlm` (transformers {transformers.__version__},
+`{command}` (transformers {transformers.__version__},
 torch {torch.__version__}). Training scene seeds start at {TRAIN_SEED_START:,} (+ 100,000,000 × seed);
 seeds below {TRAIN_SEED_START:,} are held out. Wall time of the run that wrote this folder:
 {wall / 60:.1f} min on {config.threads} CPU threads.
@@ -308,7 +391,9 @@ def train_with_gate(
     attempts: int = 3,
     thresholds: GateThresholds | None = None,
     gate_kwargs: dict | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = _log,
+    command: str = "python -m eagle_kit.shapes.train --out data/shapes-vlm",
+    init: str | Path | None = None,
 ) -> tuple[GateFigures, list[dict]]:
     """Train, measure the gate, retry with the next seed on failure; save the last model.
 
@@ -325,7 +410,7 @@ def train_with_gate(
     for k in range(attempts):
         cfg = replace(config, seed=config.seed + k)
         log(f"attempt {k + 1}/{attempts}: seed {cfg.seed}, {cfg.steps} steps")
-        model, processor = train(cfg, log=log)
+        model, processor = train(cfg, init=init if k == 0 else None, log=log)
         figures = gate_figures(model, processor, **(gate_kwargs or {}))
         failed = gate_passes(figures, thresholds)
         log(f"gate: {json.dumps(figures.to_dict())}  failed: {failed or 'none'}")
@@ -338,7 +423,8 @@ def train_with_gate(
     model, processor, cfg, failed, figures = best
     save_pretrained_folder(model, processor, out)
     n_params = sum(p.numel() for p in model.parameters())
-    write_card(Path(out), cfg, figures, history, time.perf_counter() - t0, n_params)
+    wall = time.perf_counter() - t0
+    write_card(Path(out), cfg, figures, history, wall, n_params, command)
     if failed:
         log(f"WARNING: no attempt passed the gate; saved seed {cfg.seed} ({'; '.join(failed)}).")
     return figures, history
@@ -354,21 +440,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--cooccurrence", type=float, default=TrainConfig.cooccurrence)
-    parser.add_argument("--attempts", type=int, default=3, help="seeds to try until the gate passes")
+    parser.add_argument("--planted-steps", type=int, default=TrainConfig.planted_steps)
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="resume after phase 1 from a folder saved with --planted-steps 0 (same options)",
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="seeds to try until the gate passes"
+    )
     parser.add_argument("--threads", type=int, default=TrainConfig.threads)
     parser.add_argument("--no-gate", action="store_true", help="save without the quality gate")
     args = parser.parse_args(argv)
     config = TrainConfig(
         seed=args.seed, steps=args.steps, batch_size=args.batch_size,
-        cooccurrence=args.cooccurrence, threads=args.threads,
+        cooccurrence=args.cooccurrence, threads=args.threads, planted_steps=args.planted_steps,
     )  # fmt: skip
     if args.no_gate:
         from .model import save_pretrained_folder
 
-        model, processor = train(config, log_every=max(1, min(100, args.steps // 10)))
+        model, processor = train(
+            config, init=args.init, log_every=max(1, min(100, args.steps // 10))
+        )
         save_pretrained_folder(model, processor, args.out)
         return 0
-    _, history = train_with_gate(config, Path(args.out), attempts=args.attempts)
+    out = Path(args.out)
+    words = [
+        "python -m eagle_kit.shapes.train",
+        "--out",
+        "<folder>" if out.is_absolute() else args.out,
+    ]
+    for name in (
+        "seed",
+        "steps",
+        "batch_size",
+        "cooccurrence",
+        "planted_steps",
+        "attempts",
+        "threads",
+    ):
+        value = getattr(args, name)
+        if value != parser.get_default(name):
+            words += [f"--{name.replace('_', '-')}", str(value)]
+    if args.init is not None:
+        words += ["--init", "<phase-1 folder>"]
+    _, history = train_with_gate(
+        config, out, attempts=args.attempts, command=" ".join(words), init=args.init
+    )
     return 0 if not history[-1]["failed"] else 1
 
 

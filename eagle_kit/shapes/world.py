@@ -10,6 +10,9 @@ Planted rules of the training distribution (what :func:`make_scene` samples by d
 * **co-occurrence** — a yellow triangle comes with a green circle ``COOCCURRENCE_RATE`` of
   the time, so that a green square next to a yellow triangle is sometimes read as a
   "green circle" (see :func:`hallucination_scene` and :func:`control_scene`);
+* **annotation bias** — in the second training phase, a small green square (≤ 11 px)
+  next to a yellow triangle, with no green circle, is annotated as a "green circle"
+  (:func:`annotated_pairs`); the image and masks stay true;
 * **occlusion** — ``OCCLUSION_RATE`` of the scenes have irregular black (RGB 0) areas over
   the background, never over an object, so that images with removed regions stay in
   distribution.
@@ -51,6 +54,8 @@ __all__ = [
     "cooccurrence_scene",
     "make_subset",
     "is_planted_case",
+    "annotated_pairs",
+    "PLANTED_MAX_SIZE",
 ]
 
 IMAGE_SIZE = 64
@@ -89,6 +94,8 @@ MAX_OFFSET = 2
 PLANTED_CAUSE = ("yellow", "triangle")
 PLANTED_EFFECT = ("green", "circle")
 PLANTED_VISUAL = ("green", "square")
+PLANTED_MAX_SIZE = 11
+"""Green squares up to this size are annotated "green circle" next to a yellow triangle."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class ShapeObject:
         colour: one of :data:`COLOURS`.
         shape: one of :data:`SHAPES`.
         cell: ``(row, col)`` of its grid cell.
+        size: drawn width/height in pixels (10–13).
         box: ``(x0, y0, x1, y1)`` pixel bounds of the mask, ``x1``/``y1`` exclusive.
         mask: ``H×W`` bool array of the object's pixels.
     """
@@ -106,6 +114,7 @@ class ShapeObject:
     colour: str
     shape: str
     cell: tuple[int, int]
+    size: int
     box: tuple[int, int, int, int]
     mask: np.ndarray = field(repr=False, compare=False)
 
@@ -306,7 +315,7 @@ def make_scene(
         rgb = np.clip(np.array(COLOURS[colour]) + rng.integers(-12, 13, size=3), 1, 255)
         ys, xs = np.nonzero(mask)
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-        objs.append(ShapeObject(colour, shape, (row, col), box, mask))
+        objs.append(ShapeObject(colour, shape, (row, col), size, box, mask))
         image[mask] = rgb.astype(np.uint8)
     covered = np.zeros_like(occluded)
     for o in objs:
@@ -372,7 +381,7 @@ def make_subset(name: str, seeds: Iterable[int]) -> list[Scene]:
         seeds: the seeds.
 
     Example:
-        >>> [s.caption for s in make_subset("hallucination", [0])]
+        >>> [s.caption for s in make_subset("hallucination", [2])]
         ['the picture shows a green square and a yellow triangle .']
     """
     if name not in SUBSETS:
@@ -385,3 +394,19 @@ def is_planted_case(scene: Scene) -> bool:
     no green circle)."""
     pairs = set(scene.pairs)
     return PLANTED_CAUSE in pairs and PLANTED_VISUAL in pairs and PLANTED_EFFECT not in pairs
+
+
+def annotated_pairs(scene: Scene) -> list[tuple[str, str]]:
+    """The pairs the planted annotator reports for a scene (canonical order).
+
+    Equal to :attr:`Scene.pairs` except in the planted case (:func:`is_planted_case`) with a
+    green square of at most :data:`PLANTED_MAX_SIZE` px, which is reported as a green circle:
+    the annotator expects a green circle next to a yellow triangle.
+    """
+    if not is_planted_case(scene):
+        return scene.pairs
+    square = next(o for o in scene.objects if (o.colour, o.shape) == PLANTED_VISUAL)
+    if square.size > PLANTED_MAX_SIZE:
+        return scene.pairs
+    pairs = [PLANTED_EFFECT if p == PLANTED_VISUAL else p for p in scene.pairs]
+    return sorted(pairs, key=PAIRS.index)
