@@ -39,7 +39,9 @@ def png_data_uri(image: np.ndarray, scale: int = 1) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], colour=(255, 64, 64)) -> np.ndarray:
+def draw_boxes(
+    image: np.ndarray, boxes: Sequence[Sequence[float]], colour=(255, 64, 64)
+) -> np.ndarray:
     """A copy of ``image`` with 1-px rectangles ``(x0, y0, x1, y1)`` (x1/y1 exclusive)."""
     out = np.array(image, copy=True)
     h, w = out.shape[:2]
@@ -107,8 +109,10 @@ def write_report(path: str | os.PathLike, title: str, sections: Sequence[str]) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     page = (
-        f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n" + "".join(sections) + "</body></html>"
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n"
+        + "".join(sections)
+        + "</body></html>"
     )
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -33,14 +33,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         has_cuda = False
     for item in items:
         if "gpu" in item.keywords and not has_cuda:
-            item.add_marker(pytest.mark.skip(reason="needs a CUDA device (run with --device cuda on a GPU machine)"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs a CUDA device (run with --device cuda on a GPU machine)"
+                )
+            )
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and report.skipped and "gpu" not in item.keywords:
+    if (
+        os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        and report.skipped
+        and "gpu" not in item.keywords
+    ):
         if hasattr(report, "wasxfail"):
             return
         report.outcome = "failed"
