@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -880,7 +881,12 @@ class ModelScorer:
         if owner._keeps_logits:
             kwargs["logits_to_keep"] = self._n_cols
         kwargs["use_cache"] = self._prefix is not None
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            # transformers 5.2x announces a rename of `past_key_values` to `cache` whose new
+            # name its forward does not honour yet (the prefix would be ignored): keep the old one
+            warnings.filterwarnings(
+                "ignore", message=".*past_key_values.*deprecated", category=FutureWarning
+            )
             logits = owner.model(**kwargs).logits[:, -self._n_cols :, :]
             logp = torch.log_softmax(logits.float(), dim=-1)
             probs = logp.gather(-1, self._ids.expand(b, -1, -1)).squeeze(-1).exp()
