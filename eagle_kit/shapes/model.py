@@ -267,8 +267,32 @@ def messages_for(prompt: str, answer: str | None = None) -> list[dict]:
 
 
 def save_pretrained_folder(model: Any, processor: Any, folder: str | Path) -> None:
-    """Save weights (safetensors), config, generation config, tokenizer and processor."""
+    """Save weights (safetensors), config, generation config, tokenizer and processor.
+
+    Atomic: everything is written to a sibling temporary folder first, which then replaces
+    ``folder`` (files already there that the save does not write, e.g. a model card, are kept).
+    An interrupted save leaves the previous folder intact.
+    """
+    import shutil
+    import tempfile
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    processor.save_pretrained(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging.chmod(0o755)
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        processor.save_pretrained(staging)
+        if folder.exists():
+            for extra in folder.iterdir():
+                if extra.is_file() and not (staging / extra.name).exists():
+                    shutil.copy2(extra, staging / extra.name)
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+            staging.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

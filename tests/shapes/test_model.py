@@ -156,3 +156,41 @@ def test_resuming_after_phase_one_equals_a_full_run(tmp_path):
     resumed, _ = train(config, init=tmp_path / "phase1", log=lambda _m: None)
     for p, q in zip(full.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_saving_over_a_folder_is_atomic_and_keeps_the_card(tmp_path, monkeypatch):
+    from eagle_kit.shapes import build_model, build_processor, build_tokenizer
+    from eagle_kit.shapes.model import ModelSize, save_pretrained_folder
+
+    tok = build_tokenizer()
+    size = ModelSize(
+        vision_hidden=16,
+        vision_layers=1,
+        vision_heads=2,
+        vision_intermediate=32,
+        text_hidden=16,
+        text_layers=1,
+        text_heads=2,
+        text_intermediate=32,
+    )
+    folder = tmp_path / "model"
+    save_pretrained_folder(build_model(tok, size, seed=0), build_processor(tok), folder)
+    (folder / "README.md").write_text("card")
+    first = (folder / "model.safetensors").read_bytes()
+
+    # an interrupted save leaves the previous folder as it was
+    model = build_model(tok, size, seed=1)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(model), "save_pretrained", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_pretrained_folder(model, build_processor(tok), folder)
+    monkeypatch.undo()
+    assert (folder / "model.safetensors").read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging left behind
+
+    save_pretrained_folder(model, build_processor(tok), folder)
+    assert (folder / "model.safetensors").read_bytes() != first
+    assert (folder / "README.md").read_text() == "card"
