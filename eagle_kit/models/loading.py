@@ -39,11 +39,26 @@ def resolve_device(device: Any) -> Any:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(
             f"Unknown device {device!r}. Use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'."
         ) from err
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for, but torch sees no CUDA GPU here. Use "
+                "device='auto' (picks a GPU when there is one) or device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)."
+            )
+    if resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device={device!r}: MPS is not available here. Use 'auto' or 'cpu'.")
+    return resolved
 
 
 def resolve_dtype(dtype: Any, device: Any) -> Any:
@@ -164,6 +179,15 @@ def load_model(
                 "custom code need trust_remote_code=True."
             ) from err
         raise
+    except OSError as err:
+        if Path(source).exists():
+            raise
+        raise FileNotFoundError(
+            f"Could not load '{name}': it is not a local folder, and the hub did not provide it "
+            f"({str(err).splitlines()[0]}). On a machine with network, download it once "
+            f"(huggingface-cli download {name} --local-dir models/{name.split('/')[-1]}) and pass "
+            "that folder; offline, set HF_HUB_OFFLINE=1 to use the local cache only."
+        ) from err
     if "device_map" not in options:
         model = model.to(target)
     return VisionLanguageModel(

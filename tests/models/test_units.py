@@ -205,3 +205,14 @@ def test_gpu_plans_batch_size_and_matches_cpu(tiny_dir) -> None:
     np.testing.assert_allclose(
         a.score_masks(masks, image * 0), b.score_masks(masks, image * 0), atol=1e-4
     )
+
+
+def test_unavailable_devices_and_unknown_hub_ids_are_clear_errors(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="Unknown device"):
+        resolve_device("tpu-ish")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="not a local folder"):
+        load_model("no-such-org/no-such-model", device="cpu")
