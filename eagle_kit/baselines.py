@@ -18,17 +18,27 @@ from .regions import RegionSet
 __all__ = ["occlusion", "rise", "random_order"]
 
 
-def _target_mean(probs: np.ndarray, prepared: Any, targets: Any) -> np.ndarray:
+def _score_keeps(
+    scorer: Any,
+    media: np.ndarray,
+    rs: RegionSet,
+    keep: np.ndarray,
+    targets: Any,
+    batch_size: int,
+    options: dict[str, Any],
+) -> np.ndarray:
+    """Mean target probability of each row of ``keep`` (``K×N`` bool), in batches."""
     from .api import _resolve_targets
 
-    idx = _resolve_targets(targets, prepared, probs.shape[1])
-    return probs[:, idx].mean(axis=1)
-
-
-def _score_rows(score_keep: Any, keep: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate(
+    prepared, score_keep, model_like = _bind(
+        scorer, media, rs, options.get("fill", "black"), targets, options.get("token_names"),
+        _model_options(options),
+    )  # fmt: skip
+    probs = np.concatenate(
         [np.asarray(score_keep(keep[i : i + batch_size])) for i in range(0, len(keep), batch_size)]
     )
+    idx = _resolve_targets(None if model_like else targets, prepared, probs.shape[1])
+    return probs[:, idx].mean(axis=1)
 
 
 def occlusion(
@@ -43,23 +53,11 @@ def occlusion(
     """Order regions by the drop in the targets' probability when each is removed alone."""
     media = as_media(image)
     rs = _resolve_regions(regions, media, 0, "grid")
-    prepared, score_keep, model_like = _bind(
-        scorer,
-        media,
-        rs,
-        options.get("fill", "black"),
-        targets,
-        options.get("token_names"),
-        _model_options(options),
-    )
     n = rs.n_regions
     keep = np.ones((n + 1, n), dtype=bool)
     keep[np.arange(1, n + 1), np.arange(n)] = False
-    f = _target_mean(
-        _score_rows(score_keep, keep, batch_size), prepared, None if model_like else targets
-    )
-    drop = f[0] - f[1:]
-    order = np.argsort(-drop, kind="stable")
+    f = _score_keeps(scorer, media, rs, keep, targets, batch_size, options)
+    order = np.argsort(-(f[0] - f[1:]), kind="stable")
     return score_order(
         scorer,
         media,
@@ -90,20 +88,8 @@ def rise(
         raise ValueError("rise needs n_masks >= 2 and 0 < keep_prob < 1.")
     media = as_media(image)
     rs = _resolve_regions(regions, media, 0, "grid")
-    prepared, score_keep, model_like = _bind(
-        scorer,
-        media,
-        rs,
-        options.get("fill", "black"),
-        targets,
-        options.get("token_names"),
-        _model_options(options),
-    )
-    rng = np.random.default_rng(seed)
-    keep = rng.random((n_masks, rs.n_regions)) < keep_prob
-    f = _target_mean(
-        _score_rows(score_keep, keep, batch_size), prepared, None if model_like else targets
-    )
+    keep = np.random.default_rng(seed).random((n_masks, rs.n_regions)) < keep_prob
+    f = _score_keeps(scorer, media, rs, keep, targets, batch_size, options)
     sal = (keep * f[:, None]).sum(0) / np.maximum(keep.sum(0), 1)
     order = np.argsort(-sal, kind="stable")
     return score_order(
