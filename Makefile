@@ -10,7 +10,7 @@ else
 TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: demo test test-fast lint format chromium sync-widgets clean
+.PHONY: demo test test-fast lint format chromium clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,9 +43,6 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium (needed by the e2e tests)"; exit 1; fi; }
-
-sync-widgets: $(STAMP)
-	$(BIN)/python -m eagle_kit.widgets.sync
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info reports test-artifacts

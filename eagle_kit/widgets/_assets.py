@@ -1,8 +1,8 @@
 """Where the widgets' front-end files come from, and how they reach the browser.
 
-The source of truth is the top-level ``widgets/`` folder; the wheel ships copies in
-``eagle_kit/static/`` (``python -m eagle_kit.widgets.sync`` refreshes them). In a development
-checkout the files are read straight from ``widgets/``.
+The source of truth is the top-level ``widgets/`` folder. ``eagle_kit/static`` is a link to it
+in the repository, so building the wheel packs the real files there (one copy, nothing to keep
+in sync). In a development checkout the files are read straight from ``widgets/``.
 
 anywidget imports each widget's ES module from a blob URL, where relative imports such as
 ``import … from "./helpers.js"`` cannot resolve. :func:`load_esm` therefore replaces every
@@ -49,8 +49,8 @@ def _read(directory: Path, name: str) -> str:
     path = directory / name
     if not path.is_file():
         raise FileNotFoundError(
-            f"Widget front-end file '{name}' is missing from {directory}. Reinstall eagle-kit, or in "
-            f"a checkout run: python -m eagle_kit.widgets.sync"
+            f"Widget front-end file '{name}' is missing from {directory}. Reinstall eagle-kit "
+            f"(the wheel ships widgets/ as eagle_kit/static/)."
         )
     return path.read_text(encoding="utf-8")
 

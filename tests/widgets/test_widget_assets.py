@@ -1,4 +1,4 @@
-"""Front-end files: the wheel's copies match widgets/, modules load without a bundler or CDN."""
+"""Front-end files: the wheel ships widgets/, modules load without a bundler or CDN."""
 
 from __future__ import annotations
 
@@ -10,36 +10,36 @@ import pytest
 
 from eagle_kit.widgets import AblationSlider, Explorer, RegionOverlay, TokenTimeline, _assets
 from eagle_kit.widgets._assets import DEV_DIR, FRONTEND_FILES, STATIC_DIR, load_esm
-from eagle_kit.widgets.sync import main as sync_main
-from eagle_kit.widgets.sync import stale_files, sync
 
 REPO = Path(__file__).resolve().parents[2]
 RELATIVE = re.compile(r"""from\s*["']\./""")
 
 
-def test_static_copies_are_identical_to_the_sources() -> None:
+def test_the_package_static_folder_is_widgets() -> None:
     assert DEV_DIR == REPO / "widgets"
-    for name in FRONTEND_FILES:
-        assert (STATIC_DIR / name).read_bytes() == (DEV_DIR / name).read_bytes(), (
-            f"eagle_kit/static/{name} differs from widgets/{name}; run: python -m eagle_kit.widgets.sync"
-        )
-    assert sync_main(["--check"]) == 0
+    assert STATIC_DIR.resolve() == DEV_DIR.resolve()  # a link: one copy of every file
+
+
+def test_the_wheel_ships_the_front_end_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("eagle_kit-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        for name in FRONTEND_FILES:
+            assert zf.read(f"eagle_kit/static/{name}") == (DEV_DIR / name).read_bytes()
 
 
 def test_every_front_end_file_is_shipped_and_listed() -> None:
     on_disk = {p.name for p in DEV_DIR.iterdir() if p.suffix in (".js", ".css")}
     assert on_disk == set(FRONTEND_FILES)
-
-
-def test_sync_copies_only_stale_files(tmp_path: Path) -> None:
-    target = tmp_path / "static"
-    assert sorted(sync(DEV_DIR, target)) == sorted(FRONTEND_FILES)
-    assert stale_files(DEV_DIR, target) == []
-    (target / "helpers.js").write_text("// edited")
-    assert stale_files(DEV_DIR, target) == ["helpers.js"]
-    assert sync(DEV_DIR, target) == ["helpers.js"]
-    with pytest.raises(FileNotFoundError, match="run the sync from a development checkout"):
-        stale_files(tmp_path / "nowhere", target)
 
 
 def test_relative_imports_are_inlined_as_data_urls() -> None:
@@ -77,7 +77,7 @@ def test_installed_package_reads_its_static_copies(
     monkeypatch.setattr(_assets, "DEV_DIR", tmp_path / "widgets")
     assert _assets.source_dir() == STATIC_DIR
     assert "export default" in load_esm("explorer.js")
-    with pytest.raises(FileNotFoundError, match="python -m eagle_kit.widgets.sync"):
+    with pytest.raises(FileNotFoundError, match="Reinstall eagle-kit"):
         load_esm("missing.js", tmp_path)
 
 
