@@ -715,30 +715,34 @@ def _idefics_template() -> str:
     )
 
 
-def _build_idefics3(folder: Path) -> Path:
-    from transformers import (
-        Idefics3Config,
-        Idefics3ForConditionalGeneration,
-        Idefics3ImageProcessor,
-        Idefics3Processor,
-        Idefics3VisionConfig,
-        LlamaConfig,
-    )
+def _build_idefics_family(folder: Path, smolvlm: bool) -> Path:
+    """Idefics3 and SmolVLM share their architecture; SmolVLM adds a video processor."""
+    import transformers
+    from transformers import LlamaConfig
+
+    prefix = "SmolVLM" if smolvlm else "Idefics3"
+
+    def cls(suffix: str) -> Any:
+        return getattr(transformers, prefix + suffix)
 
     template = _idefics_template()
     tok = _idefics_tokenizer(template)
     size = 32
-    image_proc = Idefics3ImageProcessor(
-        size={"longest_edge": size}, max_image_size={"longest_edge": size}, do_image_splitting=False
-    )
-    processor = Idefics3Processor(
-        image_processor=image_proc,
+    edge = {"longest_edge": size}
+    extra = {}
+    if smolvlm:
+        extra["video_processor"] = cls("VideoProcessor")(size=edge, max_image_size=edge)
+    processor = cls("Processor")(
+        image_processor=cls("ImageProcessor")(
+            size=edge, max_image_size=edge, do_image_splitting=False
+        ),
         tokenizer=tok,
         image_seq_len=(size // 8) ** 2 // 4,
         chat_template=template,
+        **extra,
     )
-    config = Idefics3Config(
-        vision_config=Idefics3VisionConfig(
+    config = cls("Config")(
+        vision_config=cls("VisionConfig")(
             hidden_size=32,
             intermediate_size=64,
             num_hidden_layers=2,
@@ -750,52 +754,16 @@ def _build_idefics3(folder: Path) -> Path:
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         scale_factor=2,
     )
-    model = Idefics3ForConditionalGeneration(config)
+    model = cls("ForConditionalGeneration")(config)
     return _finish(model, processor, tok, folder, "<end_of_utterance>")
+
+
+def _build_idefics3(folder: Path) -> Path:
+    return _build_idefics_family(folder, smolvlm=False)
 
 
 def _build_smolvlm(folder: Path) -> Path:
-    from transformers import (
-        LlamaConfig,
-        SmolVLMConfig,
-        SmolVLMForConditionalGeneration,
-        SmolVLMImageProcessor,
-        SmolVLMProcessor,
-        SmolVLMVideoProcessor,
-        SmolVLMVisionConfig,
-    )
-
-    template = _idefics_template()
-    tok = _idefics_tokenizer(template)
-    size = 32
-    image_proc = SmolVLMImageProcessor(
-        size={"longest_edge": size}, max_image_size={"longest_edge": size}, do_image_splitting=False
-    )
-    video_proc = SmolVLMVideoProcessor(
-        size={"longest_edge": size}, max_image_size={"longest_edge": size}
-    )
-    processor = SmolVLMProcessor(
-        image_processor=image_proc,
-        video_processor=video_proc,
-        tokenizer=tok,
-        image_seq_len=(size // 8) ** 2 // 4,
-        chat_template=template,
-    )
-    config = SmolVLMConfig(
-        vision_config=SmolVLMVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-        ),
-        text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
-        scale_factor=2,
-    )
-    model = SmolVLMForConditionalGeneration(config)
-    return _finish(model, processor, tok, folder, "<end_of_utterance>")
+    return _build_idefics_family(folder, smolvlm=True)
 
 
 def _build_gemma3(folder: Path) -> Path:

@@ -16,6 +16,21 @@ from eagle_kit.models import Generation, ModelScorer
 from eagle_kit.testing.tiny_models import TINY_FAMILIES, native_size
 
 ATOL = 1e-5
+
+
+def assert_matches_reference(got, model, image, masks, fill, scorer, reference_probs) -> None:
+    """Each row of ``got`` equals the independent teacher-forcing computation of its mask."""
+    for i, mask in enumerate(masks):
+        want = reference_probs(
+            model,
+            np.where(mask[..., None], image, fill),
+            PROMPT,
+            scorer.answer_ids,
+            scorer.token_ids,
+        )
+        np.testing.assert_allclose(got[i], want, atol=ATOL)
+
+
 PROMPT = "describe the image ."
 
 
@@ -61,15 +76,7 @@ def test_scores_equal_independent_teacher_forcing(
     fill = np.zeros_like(image)
     got = scorer.score_masks(masks, fill)
     assert got.shape == (4, 6)
-    for i, mask in enumerate(masks):
-        want = reference_probs(
-            model,
-            np.where(mask[..., None], image, fill),
-            PROMPT,
-            scorer.answer_ids,
-            scorer.token_ids,
-        )
-        np.testing.assert_allclose(got[i], want, atol=ATOL)
+    assert_matches_reference(got, model, image, masks, fill, scorer, reference_probs)
 
 
 def test_batched_equals_one_by_one(tiny_model, family: str, image_for, random_masks) -> None:
@@ -101,15 +108,7 @@ def test_processor_path_when_the_processor_resizes(
     masks = random_masks(3, image.shape[:2], seed=2)
     fill = np.zeros_like(image)
     got = scorer.score_masks(masks, fill)
-    for i, mask in enumerate(masks):
-        want = reference_probs(
-            model,
-            np.where(mask[..., None], image, fill),
-            PROMPT,
-            scorer.answer_ids,
-            scorer.token_ids,
-        )
-        np.testing.assert_allclose(got[i], want, atol=ATOL)
+    assert_matches_reference(got, model, image, masks, fill, scorer, reference_probs)
 
 
 def test_prefix_cache_is_exact(tiny_model, family: str, image_for, random_masks) -> None:
