@@ -318,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"  wall-time ratio (reference / eagle_kit): {ratio:.1f}x   same region order: {same}"
             )
     if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=2))
+        from eagle_kit.tables import write_json
+
+        write_json(args.json, rows)  # plain numbers, rounded; NaN as null
     return 1 if failed else 0
 
 

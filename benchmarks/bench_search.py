@@ -58,6 +58,7 @@ def main() -> None:
             ("exact", dict(search="exact")),
             ("efficient", dict(search="efficient")),
             ("exact+stop.05", dict(search="exact", early_stop=0.05)),
+            ("fast", dict(search="fast")),
         ):
             ev, secs, ins, dele = [], [], [], []
             for seed in range(args.seeds):

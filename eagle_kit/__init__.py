@@ -18,10 +18,11 @@ __version__ = "0.1.0"
 from . import baselines, metrics
 from .api import explain, score_order, score_saliency
 from .explanation import Explanation, load_explanation
-from .images import load_frames, load_image
+from .images import NativeSizeWarning, load_frames, load_image, native_image
 from .regions import RegionSet, segment
 from .scoring import FunctionScorer, PreparedScorer
 from .search import SearchConfig, SearchInterrupted
+from .threads import set_threads
 
 _LAZY = {
     "load_model": "eagle_kit.models",
@@ -33,6 +34,10 @@ _LAZY = {
     "RegionOverlay": "eagle_kit.widgets",
     "AblationSlider": "eagle_kit.widgets",
     "shapes": "eagle_kit.shapes",
+    "runs": "eagle_kit.runs",
+    "plot": "eagle_kit.plot",
+    "open_results": "eagle_kit.runs",
+    "evaluate": "eagle_kit.runs",
 }
 
 __all__ = [
@@ -50,6 +55,9 @@ __all__ = [
     "PreparedScorer",
     "FunctionScorer",
     "load_image",
+    "native_image",
+    "set_threads",
+    "NativeSizeWarning",
     "load_frames",
     "metrics",
     *_LAZY,
@@ -59,7 +67,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = import_module(_LAZY[name])
-        value = module if name == "shapes" else getattr(module, name)
+        value = module if name in ("shapes", "runs", "plot") else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'eagle_kit' has no attribute '{name}'")

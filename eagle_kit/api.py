@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .explanation import Explanation, build_dataset
+from .explanation import Explanation, _attr, build_dataset
 from .images import as_media, fill_image, fill_name
 from .regions import RegionSet, segment
 from .scoring import PreparedScorer, as_prepared_scorer
@@ -22,6 +23,7 @@ from .search import (
     fingerprint,
     run_search,
 )
+from .threads import check_threads, scoring_threads
 
 __all__ = ["explain", "score_order", "score_saliency"]
 
@@ -45,32 +47,20 @@ def _resolve_regions(
 
 
 def _resolve_targets(targets: Any, prepared: PreparedScorer, n_tokens: int) -> list[int]:
-    """Objective tokens as indices; plain scorers take ints or recorded token names."""
+    """Objective tokens as indices, by the package's one rule (:mod:`eagle_kit.targets`)."""
+    from .targets import resolve_recorded_targets
+
     if targets is None:
         default = getattr(prepared, "default_targets", None)
         return list(range(n_tokens)) if default is None else [int(t) for t in default]
-    if isinstance(targets, (int, np.integer, str)):
-        targets = [targets]
-    out: list[int] = []
-    names = list(getattr(prepared, "tokens", []) or [])
-    for t in targets:
-        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-            if not -n_tokens <= int(t) < n_tokens:
-                raise ValueError(
-                    f"target index {t} is out of range: the scorer records {n_tokens} tokens "
-                    f"(indices 0..{n_tokens - 1})."
-                )
-            out.append(int(t) % n_tokens)
-        elif isinstance(t, str):
-            hits = [i for i, s in enumerate(names) if s.strip() == t.strip()]
-            if not hits:
-                raise ValueError(f"target '{t}' is not a recorded token. Recorded tokens: {names}.")
-            out.extend(hits)
-        else:
-            raise TypeError(f"targets must be ints or token strings; got {type(t).__name__}.")
-    if not out:
-        raise ValueError("targets is empty; pass at least one token, or None for all.")
-    return sorted(set(out))
+    names = list(getattr(prepared, "tokens", []) or []) or [f"token {i}" for i in range(n_tokens)]
+    resolved = resolve_recorded_targets(
+        targets,
+        names,
+        attrs=dict(getattr(prepared, "metadata", {}) or {}),
+        token_ids=getattr(prepared, "token_ids", None),
+    )
+    return list(range(n_tokens)) if resolved is None else resolved
 
 
 def _bind(
@@ -81,8 +71,13 @@ def _bind(
     targets: Any,
     token_names: Sequence[str] | None,
     model_options: dict[str, Any],
+    text: tuple[Any, Any] | None = None,
 ) -> tuple[PreparedScorer, Any, bool]:
-    """Prepare the scorer for this image and return ``(prepared, score_keep, model_like)``."""
+    """Prepare the scorer for this image and return ``(prepared, score_keep, model_like)``.
+
+    With ``text = (text_regions, text_baseline)`` the prompt spans are bound too
+    (``prepared.text_features``) and ``score_keep`` takes the union of features, image
+    regions first (``rs`` may then be ``None``: text features only)."""
     model_like = hasattr(scorer, "prepare")
     prepared = as_prepared_scorer(
         scorer,
@@ -92,6 +87,11 @@ def _bind(
         **model_options,
     )
     fill_img = fill_image(media, fill)
+    if text is not None:
+        from .text_regions import bind_features
+
+        _, score_keep = bind_features(prepared, media, rs, fill_img, *text)
+        return prepared, score_keep, model_like
     if hasattr(prepared, "score_masks"):
 
         def score_keep(keep: np.ndarray) -> np.ndarray:
@@ -106,20 +106,23 @@ def _bind(
 
 
 def _make_progress(progress: bool, total: int, desc: str) -> Any:
+    """A bar that disappears when closed, also from saved notebooks (no widget state)."""
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
-    return tqdm(total=total, desc=desc, unit="img", delay=0.5, leave=False)
+    return progress_bar(total=total, desc=desc, unit="img", delay=0.5)
 
 
 def explain(
     scorer: Any,
     image: Any,
     *,
-    regions: RegionSet | np.ndarray | None = None,
+    regions: RegionSet | np.ndarray | str | None = None,
     n_regions: int = 64,
     segmentation: str = "slico",
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     targets: Any = None,
     search: str = "efficient",
     lambda1: float = 1.0,
@@ -133,6 +136,10 @@ def explain(
     progress: bool = True,
     token_names: Sequence[str] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    save_to: str | os.PathLike | None = None,
+    keep_checkpoint: bool = False,
+    attrs: dict[str, Any] | None = None,
+    threads: int | None = None,
     **model_options: Any,
 ) -> Explanation:
     """Explain which image regions a model's tokens rely on, with the EAGLE greedy search.
@@ -143,20 +150,53 @@ def explain(
             ``B×T`` for ``T`` recorded tokens.
         image: path, PIL image, ``H×W×3`` array, or ``F×H×W×3`` frames (video).
         regions: a :class:`RegionSet` or label map; by default ``segment(image, n_regions,
-            segmentation)``.
-        targets: the tokens that form the objective: indices, token texts, or ``None`` (a
+            segmentation)``; ``"none"`` for no image regions (the image stays whole: prompt
+            spans only, with ``text_regions``).
+        text_regions: prompt spans as features too (Hugging Face models): ``"words"``,
+            ``"sentences"`` or ``[(start, end), …]`` character offsets into the prompt (see
+            :mod:`eagle_kit.text_regions`). They get feature ids after the image regions and
+            the same objective and search rank them with the regions. A removed span's
+            tokens are replaced in place by ``text_baseline`` (length, positions and answer
+            positions unchanged). The result also splits each token's probability into
+            ``reliance_image``, ``reliance_prompt`` and ``reliance_prior``
+            (:func:`eagle_kit.text_regions.reliance_split`; 4 extra inputs scored).
+        text_baseline: the token that replaces a removed span's tokens: an id or a one-token
+            text; default the tokenizer's pad token, else its unknown token. Pad tokens are
+            out of distribution mid-text for some models (attention masks stay 1).
+        targets: the tokens that form the objective: indices, whole words or phrases,
+            ``(word, k)`` for the k-th occurrence, a list of these (the rule of
+            :func:`eagle_kit.targets.resolve_targets`, shared by every view), or ``None`` (a
             model's answer tokens, or every recorded token of a plain scorer).
-        search: ``"efficient"`` (bidirectional, ~1.4k evaluations for 64 regions) or
-            ``"exact"`` (N(N+1)).
+        search: ``"efficient"`` (the reference's bidirectional greedy, ~1.4k evaluations for
+            64 regions), ``"fast"`` (lazy greedy with an early stop, about 6N images — ~10 %
+            of exact's for 64 regions; see the README's "Searches" for how close it comes to
+            exact) or ``"exact"`` (N(N+1); for papers).
         lambda1, lambda2: weights of insight and necessity.
         batch_size: masked images per scorer call.
         search_scope, pending_samples, update_step: the efficient search's options.
         fill: what removed pixels become — ``"black"`` (default), ``"mean"``, ``"blur"`` or RGB.
-        early_stop: exact search only; see :class:`SearchConfig`.
+        early_stop: stop expanding once insertion and deletion are within this fraction of
+            the gap ``|f(full) − f(black)|`` of their ends (every search; the fast search's
+            default is ``eagle_kit.search.FAST_TOLERANCE``); see :class:`SearchConfig`.
         progress: show a progress bar for searches longer than a moment.
         token_names: names of a plain scorer's output columns.
         checkpoint: a ``.npz`` path; scored images are saved there (atomically) every 30 s
-            and on Ctrl-C, and a rerun with the same path resumes without re-scoring.
+            and on Ctrl-C, and a rerun with the same path resumes without re-scoring. It is
+            deleted when the search is done and, with ``save_to``, only once the result
+            file is complete: if writing fails (disk full …) the checkpoint holds every
+            scored image and a rerun re-scores nothing.
+        save_to: a ``.nc`` or ``.zarr`` path the result is saved to (atomically, see
+            :meth:`Explanation.save`) before the checkpoint is deleted. Without it the
+            checkpoint is deleted when ``explain`` returns, and saving is up to you.
+        keep_checkpoint: keep the checkpoint, complete, after the search, for callers that
+            save the result themselves: delete it once the result file is written, so that
+            a failed write re-scores nothing.
+        attrs: extra provenance stored in the result's attributes (str, int or float
+            values), e.g. ``{"image_source": "cat.png"}``; saved with it.
+        threads: CPU threads (``torch.set_num_threads``) while scoring, restored afterwards.
+            ``None``: one thread for a small model (< 50 M parameters) on the CPU, unless you
+            chose with :func:`eagle_kit.set_threads` or ``OMP_NUM_THREADS``; torch's setting
+            otherwise. See :mod:`eagle_kit.threads`.
         **model_options: passed to a model's ``prepare``: ``prompt``, ``answer``,
             ``generation``, ``messages``, ``target_token_ids`` …
 
@@ -171,6 +211,12 @@ def explain(
         >>> int(expl.order[0])
         0
     """
+    if save_to is not None and Path(save_to).suffix not in (".nc", ".zarr"):
+        raise ValueError(
+            f"save_to must be a '.nc' (netCDF) or '.zarr' path; got '{Path(save_to).name}'."
+        )
+    if threads is not None:
+        check_threads(threads)
     cfg = SearchConfig(
         search=search,
         lambda1=lambda1,
@@ -182,12 +228,32 @@ def explain(
         early_stop=early_stop,
     )
     media = as_media(image)
-    rs = _resolve_regions(regions, media, n_regions, segmentation)
+    t_prepare = time.perf_counter()
+    text_only = isinstance(regions, str) and regions == "none"
+    if isinstance(regions, str) and not text_only:
+        raise ValueError(
+            f"regions={regions!r} is not understood: pass a RegionSet, a label map, None (segment "
+            "the image) or 'none' (no image regions, with text_regions=...)."
+        )
+    if text_only and text_regions is None:
+        raise ValueError(
+            "regions='none' leaves no feature to explain; add text_regions='words' (or "
+            "'sentences', or [(start, end), ...]) to explain the prompt alone."
+        )
+    if text_baseline is not None and text_regions is None:
+        raise ValueError(
+            "text_baseline only applies with text_regions=...; remove it or add text_regions."
+        )
+    rs = None if text_only else _resolve_regions(regions, media, n_regions, segmentation)
+    text = None if text_regions is None else (text_regions, text_baseline)
     prepared, score_keep, model_like = _bind(
-        scorer, media, rs, fill, targets, token_names, model_options
+        scorer, media, rs, fill, targets, token_names, model_options, text
     )
+    t_prepare = time.perf_counter() - t_prepare
     bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
-    n = rs.n_regions
+    feats = getattr(prepared, "text_features", None) if text is not None else None
+    n_image = 0 if rs is None else rs.n_regions
+    n = n_image + (0 if feats is None else feats.n_features)
     meta = dict(getattr(prepared, "metadata", {}) or {})
     bar = _make_progress(progress, estimate_evaluations(n, cfg) + 2 * n, f"EAGLE {cfg.search}")
     ckpt = Path(checkpoint) if checkpoint is not None else None
@@ -198,9 +264,17 @@ def explain(
         progress=bar,
         checkpoint=ckpt,
         fingerprint=fingerprint(
-            media, rs.labels, fill_name(fill), sorted(meta.items()), list(prepared.tokens or [])
+            media,
+            None if rs is None else rs.labels,
+            fill_name(fill),
+            sorted(meta.items()),
+            list(prepared.tokens or []),
+            *(() if feats is None else (feats.spans, feats.baseline_id)),
         ),
+        prepare_seconds=t_prepare,
     )
+    thread_scope = scoring_threads(scorer, threads)
+    thread_scope.__enter__()
     try:
         ends = ev(np.stack([np.zeros(n, bool), np.ones(n, bool)]))
         n_tokens = ends.shape[1]
@@ -216,19 +290,58 @@ def explain(
             prepared.tokens = tokens  # type: ignore[misc]
         tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
         record = run_search(ev, n, np.asarray(tgt), cfg)
+        split = None
+        if feats is not None:
+            from .text_regions import split_probabilities
+
+            split = split_probabilities(prepared, media, fill_image(media, fill), feats.n_features)
     except KeyboardInterrupt as interrupt:
         if ckpt is not None:
             ev.save_checkpoint()
-            msg = f"Search interrupted; {ev.n_evaluations} scored images saved to '{ckpt}'. Run again with the same checkpoint to resume."
+            msg = f"Search interrupted; {ev.resumed + ev.n_evaluations} scored images saved to '{ckpt}'. Run again with the same checkpoint to resume."
         else:
             msg = "Search interrupted. Pass checkpoint='run.npz' to be able to resume."
         raise SearchInterrupted(msg) from interrupt
     finally:
+        thread_scope.__exit__(None, None, None)  # the threads before explain
         if bar is not None:
             bar.close()
-    if ckpt is not None and ckpt.exists():
+    expl = _to_explanation(
+        media,
+        rs,
+        record,
+        cfg,
+        tgt,
+        tokens,
+        prepared,
+        meta,
+        fill,
+        _costs(ev),
+        text=feats,
+        split=split,
+    )
+    if attrs:
+        expl.dataset.attrs.update({str(k): _attr(v) for k, v in attrs.items()})
+    if ckpt is not None and (save_to is not None or keep_checkpoint):
+        ev.save_checkpoint()  # every scored image, until the result file is complete
+    if save_to is not None:
+        expl.save(save_to)
+    if ckpt is not None and ckpt.exists() and not keep_checkpoint:
         ckpt.unlink()
-    return _to_explanation(media, rs, record, cfg, tgt, tokens, prepared, meta, fill, ev.resumed)
+    return expl
+
+
+def _costs(ev: Evaluator) -> dict[str, int | float]:
+    """The cost figures of a run, totals over every part of a resumed run."""
+    return {
+        "n_evaluations": ev.n_images,
+        "n_search_images": ev.n_search_images,
+        "n_curve_images": ev.n_curve_images,
+        "n_forward_calls": ev.forward_calls,
+        "resumed_images": ev.resumed,
+        "prepare_seconds": round(ev.total_prepare_seconds, 4),
+        "search_seconds": round(ev.search_seconds, 4),
+    }
 
 
 def _to_explanation(
@@ -241,18 +354,19 @@ def _to_explanation(
     prepared: Any,
     meta: dict[str, Any],
     fill: Any,
-    resumed: int = 0,
+    costs: dict[str, int | float],
     method: str = "eagle",
+    text: Any = None,
+    split: dict[str, np.ndarray] | None = None,
 ) -> Explanation:
     attrs: dict[str, Any] = {
         "method": method,
         "search": cfg.to_json(),
-        "n_evaluations": record.n_evaluations,
-        "seconds": round(record.seconds, 4),
+        **costs,
+        "seconds": round(costs["prepare_seconds"] + costs["search_seconds"], 4),
         "fill": fill_name(fill),
         "lambda1": float(cfg.lambda1),
         "lambda2": float(cfg.lambda2),
-        "resumed_evaluations": resumed,
         "scorer": "function",
         "model": "",
         "prompt": "",
@@ -260,6 +374,8 @@ def _to_explanation(
     }
     if record.stopped_at is not None:
         attrs["early_stopped_at"] = record.stopped_at
+    if record.note:
+        attrs["search_note"] = record.note
     attrs.update(meta)
     ds = build_dataset(
         image=media,
@@ -272,7 +388,27 @@ def _to_explanation(
         tokens=tokens,
         token_ids=getattr(prepared, "token_ids", None),
         attrs=attrs,
+        text=text,
     )
+    if split is not None:
+        from .text_regions import reliance_split
+
+        image_part, prompt_part, prior_part = reliance_split(
+            split["p_full"], split["p_no_image"], split["p_no_prompt"], split["p_neither"]
+        )
+        for name, values in (
+            ("p_no_image", split["p_no_image"]),
+            ("p_no_prompt", split["p_no_prompt"]),
+            ("p_neither", split["p_neither"]),
+            ("reliance_image", image_part),
+            ("reliance_prompt", prompt_part),
+            ("reliance_prior", prior_part),
+        ):
+            ds[name] = (("token",), np.asarray(values, dtype=np.float64))
+        ds.attrs["reliance_split_images"] = 4
+    seen = getattr(prepared, "seen", None)  # pixels the model's processor kept (crop)
+    if seen is not None and not np.all(seen):
+        ds["seen"] = (("y", "x"), np.asarray(seen, dtype=np.uint8))
     return Explanation(ds)
 
 
@@ -297,11 +433,10 @@ def score_order(
     For baselines (occlusion, RISE, random) and orders from other methods: the result is an
     :class:`Explanation` like EAGLE's, so every metric, plot and widget reads it the same way.
     """
-    import time
-
     from .search import _curves_along, _objective
 
     media = as_media(image)
+    t_prepare = time.perf_counter()
     rs = _resolve_regions(regions, media, 0, "grid")
     order_arr = np.asarray(order, dtype=np.int32)
     if sorted(order_arr.tolist()) != list(range(rs.n_regions)):
@@ -311,11 +446,19 @@ def score_order(
     prepared, score_keep, model_like = _bind(
         scorer, media, rs, fill, targets, token_names, model_options
     )
+    t_prepare = time.perf_counter() - t_prepare
     cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
     bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
     n = rs.n_regions
     bar = _make_progress(progress, 2 * (n + 1), f"score {method}")
-    ev = Evaluator(score_keep=score_keep, n_regions=n, batch_size=int(bs), progress=bar)
+    ev = Evaluator(
+        score_keep=score_keep,
+        n_regions=n,
+        batch_size=int(bs),
+        progress=bar,
+        prepare_seconds=t_prepare,
+        phase="curves",  # no search: every image completes the curves
+    )
     t0 = time.perf_counter()
     try:
         ins, dele = _curves_along(ev, order_arr)
@@ -336,11 +479,13 @@ def score_order(
         insertion=ins,
         deletion=dele,
         objective=_objective(ins, dele, np.asarray(tgt), cfg),
-        n_evaluations=ev.n_evaluations,
+        n_evaluations=ev.n_images,
         seconds=time.perf_counter() - t0,
     )
     meta = dict(getattr(prepared, "metadata", {}) or {})
-    return _to_explanation(media, rs, record, cfg, tgt, tokens, prepared, meta, fill, method=method)
+    return _to_explanation(
+        media, rs, record, cfg, tgt, tokens, prepared, meta, fill, _costs(ev), method=method
+    )
 
 
 def score_saliency(

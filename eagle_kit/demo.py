@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 from . import metrics
-from .report import curves_svg, draw_boxes, figure, metrics_table, section, write_report
+from .plot import hallucination
+from .report import (
+    curves_svg,
+    figure,
+    map_figure,
+    metrics_table,
+    plot_html,
+    section,
+    write_report,
+)
 
 __all__ = ["run_demo"]
 
@@ -64,7 +73,7 @@ def run_demo(
             "Scene and caption",
             '<div class="row">'
             + figure(scene.image, f"scene seed {scene.seed}: {truth}")
-            + figure(cap.overlay(), "caption attribution (all tokens)")
+            + map_figure(cap, title="objective map of the whole caption (all tokens)")
             + f"<div><p>prompt: <code>{html.escape(CAPTION_PROMPT)}</code></p>"
             f"<p>truth: <code>{html.escape(scene.caption)}</code></p>"
             f'<p class="caption">{cap.caption_html()}</p>'
@@ -75,9 +84,16 @@ def run_demo(
         section(
             "Why “green circle”? (the hallucinated words)",
             '<div class="row">'
-            + figure(
-                draw_boxes(diag.wrong.overlay(), boxes),
-                "map of the hallucinated words; boxes: true objects",
+            + map_figure(
+                diag.wrong,
+                diag.wrong.targets,
+                title="gain map of the hallucinated words; boxes: true objects",
+                boxes=boxes,
+            )
+            + map_figure(
+                diag.wrong,
+                title="the paper's rank map of the same objective",
+                boxes=boxes,
             )
             + f"<div>{curves_svg(diag.wrong)}"
             + metrics_table(
@@ -92,19 +108,19 @@ def run_demo(
         section(
             "Diagnosis and mitigation (METHOD §7)",
             '<div class="row">'
-            + figure(diag.correct.overlay(), "map for the correct word “square”")
-            + figure(
-                diag.correct.masked_image(diag.correct.n_regions - max(corr.n_removed, 1)),
-                "lowest-ranked regions removed",
+            + map_figure(
+                diag.correct, diag.correct.targets, title="gain map of the correct word “square”"
             )
             + f"<div><p>{html.escape(fix_text)}</p>"
             + metrics_table({"evaluations": diag.correct.n_evaluations, **diag.correct.metrics()})
-            + "</div></div>",
+            + "</div></div>"
+            + plot_html(hallucination(diag, width="double")),
         ),
     ]
     report = write_report(out / "index.html", "EAGLE demo — a hallucinated green circle", body)
     prior = ", ".join(f"{cap.tokens[i]}={rel[i]:.2f}" for i in prior_idx)
     objects = [i for i, m in enumerate(cap.modality()) if m == "visual"]
+    gain = diag.wrong.map_info(diag.wrong.targets)
     lines = [
         f"scene {scene.seed}: {truth}",
         f"caption:   {gen.text}",
@@ -112,6 +128,8 @@ def run_demo(
         f"language prior (reliance): {prior}",
         "visual tokens: " + ", ".join(f"{cap.tokens[i]}={rel[i]:.2f}" for i in objects),
         f"why 'green circle': green square at rank {diag.visual_rank}, yellow triangle at rank {diag.context_rank}",
+        f"  gain map: region {gain.max_gain_region} moves {gain.quantity} by {gain.max_gain:+.3f} "
+        f"(span {gain.span:.3f})",
         f"mitigation: {fix_text}",
         f"insertion AUC {metrics.insertion_auc(diag.wrong):.3f}, deletion AUC {metrics.deletion_auc(diag.wrong):.3f}",
         f"report: {report}  ({seconds:.1f} s)",

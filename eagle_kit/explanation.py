@@ -9,7 +9,7 @@ variable                  dims                   meaning
 image                     ([frame,] y, x, channel)  the explained image, uint8 RGB
 labels                    ([frame,] y, x)        region id of every pixel
 order                     (rank)                 region id chosen at rank r (0 = most important)
-attribution               (region)               METHOD §5 value in [0, 1] (objective's map)
+attribution               (region)               METHOD §5 rank value in [0, 1] (objective's)
 region_area               (region)               pixel fraction of each region
 area                      (step)                 revealed fraction with the first k regions in
 insertion                 (step, token)          p(token) keeping only the first k regions
@@ -19,12 +19,40 @@ is_target                 (token)                1 where the token is in the obj
 p_full, p_black           (token)                p(token) on the full and the black image
 reliance                  (token)                visual reliance I_t (METHOD §6)
 modality                  (token)                "prior", "visual" or "mixed"
+seen (optional)           (y, x)                 uint8, 1 where the model saw the pixel, 0 where
+                                                 its processor cropped it out (absent = all seen)
+baseline_values (opt.)    (region)               a baseline's raw value per region
+                                                 (:mod:`eagle_kit.baselines`)
+baseline_map (optional)   (y, x)                 a map baseline's pixel map (LLaVA-CAM, TAM)
+feature_fraction (text)   (step)                 k / N: fraction of the features in at step k
+p_no_image … (text)       (token)                ``p_no_image``, ``p_no_prompt``, ``p_neither``:
+                                                 p(token) without the image, without the prompt
+                                                 spans, without both
+reliance_image,           (token)                the three-way split of p_full (probability
+reliance_prompt,                                 units, signed, summing to p_full; see
+reliance_prior (text)                            :func:`eagle_kit.text_regions.reliance_split`)
 ========================  =====================  ==============================================
+
+**Text features** (``explain(..., text_regions=...)``): prompt spans are features along the
+same ``region`` dimension, after the image regions, with coordinates ``region_kind``
+(``"image"``/``"text"``), ``region_text`` (the span, ``""`` for image regions) and
+``region_start``/``region_end`` (character offsets into the prompt, −1 for image regions);
+rows marked (text) above exist only then. A span covers no pixel: its ``region_area`` is 0,
+so ``area`` (the revealed *image* area) stays flat on the steps that add a span, and curves
+against the share of features use ``feature_fraction``. The image metrics and maps read
+``area`` and ``labels`` (image regions only); with no image region (``regions="none"``)
+``labels`` is −1 everywhere and ``area`` equals ``feature_fraction``.
 
 Coordinates: ``token`` (0..T-1) with ``token_text`` and ``token_id`` (−1 when unknown),
 ``step`` (0..N), ``region`` and ``rank`` (0..N-1). Attributes hold provenance: package
-version, search configuration (JSON), evaluations, seconds, scorer, model, prompt, answer,
-fill, region method, creation time.
+version, search configuration (JSON), scorer, model, prompt, answer, fill, region method,
+creation time; and the cost, as totals over every part of a run resumed from a checkpoint:
+``n_evaluations`` (distinct masked images scored) ``= n_search_images`` (asked for by the
+search, the black and full image included) ``+ n_curve_images`` (scored only to complete the
+curves); ``n_forward_calls`` (scorer calls, i.e. batches); ``resumed_images`` (of the images,
+those loaded from the checkpoint rather than scored in the last part); ``prepare_seconds``
+(segmentation and ``scorer.prepare``), ``search_seconds`` (scoring, search and curves) and
+``seconds`` (their sum).
 """
 
 from __future__ import annotations
@@ -35,6 +63,7 @@ import io
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,15 +71,43 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .colors import blend, diverging_hex, viridis
+from .colors import (
+    NEUTRAL_RGB,
+    blend,
+    diverging_hex,
+    gain_colors,
+    grayscale,
+    text_color_for,
+    viridis,
+)
+from .images import hatch_unseen
 from .regions import RegionSet
 
-__all__ = ["Explanation", "load_explanation", "attribution_values", "visual_reliance_curve"]
+__all__ = [
+    "Explanation",
+    "MapInfo",
+    "MAP_KINDS",
+    "MIN_MAP_SPAN",
+    "load_explanation",
+    "attribution_values",
+    "gain_values",
+    "visual_reliance_curve",
+]
 
 # Thresholds of the modality label (METHOD §6), on visual reliance I_t in [0, 1]:
 PRIOR_MAX_RELIANCE = 0.1  #: I_t below this and p(black) >= PRIOR_MIN_P_BLACK → "prior"
 PRIOR_MIN_P_BLACK = 0.5
 VISUAL_MIN_RELIANCE = 0.3  #: I_t at or above this → "visual"; anything else → "mixed"
+
+#: The two maps of METHOD §5: ``"rank"`` (the paper's: change still to come after a region,
+#: in [0, 1]) and ``"gain"`` (a region's marginal effect along the order, signed, in
+#: probability units).
+MAP_KINDS: tuple[str, ...] = ("rank", "gain")
+
+#: A map whose mapped quantity moves by less than this along the order (its span: max − min
+#: of the curve, in probability) is not drawn: the views say the image barely moves it
+#: instead of stretching noise over the whole colour range (METHOD §5).
+MIN_MAP_SPAN = 0.01
 
 
 def attribution_values(objective: np.ndarray) -> np.ndarray:
@@ -69,6 +126,87 @@ def attribution_values(objective: np.ndarray) -> np.ndarray:
         out[0] = 1.0
         return out
     return np.clip((c[n] - c[1:]) / denom, 0.0, 1.0)
+
+
+def gain_values(curve: np.ndarray) -> np.ndarray:
+    """METHOD §5 gain map along the order: rank k (1-based) gets ``F_k − F_{k−1}``, ``(N,)``.
+
+    ``curve`` is ``F_0..F_N`` (the objective) or one token's (mean) insertion probability
+    ``p^(0)..p^(N)``. The values are signed, in the curve's units, and sum to
+    ``curve[N] − curve[0]`` (full image minus black image).
+    """
+    return np.diff(np.asarray(curve, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What a map shows and how much the image moves the mapped quantity (METHOD §5).
+
+    Every static view states it (colour bar, caption); see :meth:`Explanation.map_info`.
+
+    Attributes:
+        kind: ``"rank"`` or ``"gain"``.
+        source: ``"objective"`` (the search's F) or ``"tokens"`` (mean insertion probability
+            of the chosen tokens).
+        quantity: the mapped quantity as text, e.g. ``'p("square")'`` or ``'F("square")'``.
+        black: the quantity on the black image (step 0 of the order).
+        full: the quantity on the full image (step N).
+        span: ``max − min`` of the quantity along the order: how much the image moves it.
+        max_gain: the largest single step along the order (signed; largest in magnitude).
+        max_gain_region: the region id where that step happens.
+    """
+
+    kind: str
+    source: str
+    quantity: str
+    black: float
+    full: float
+    span: float
+    max_gain: float
+    max_gain_region: int
+
+    @property
+    def total(self) -> float:
+        """Change of the quantity from the black to the full image (sum of all gains)."""
+        return self.full - self.black
+
+    @property
+    def shown(self) -> bool:
+        """``False`` when the span is below :data:`MIN_MAP_SPAN`: views draw no map then."""
+        return self.span >= MIN_MAP_SPAN
+
+    @property
+    def scale(self) -> float:
+        """Half-width of a gain map's symmetric colour scale: ``|max_gain|`` (at least 1e-12)."""
+        return max(abs(self.max_gain), 1e-12)
+
+    @property
+    def label(self) -> str:
+        """Short name of the map for a colour bar, e.g. ``'gain in p("square")'``."""
+        if self.kind == "gain":
+            return f"gain in {self.quantity}"
+        return "rank (METHOD §5)"
+
+    def caption(self) -> str:
+        """One sentence: which map, its units, and the effect size (span)."""
+        if not self.shown:
+            return (
+                f"The image barely moves {self.quantity} (span {self.span:.3f} < "
+                f"{MIN_MAP_SPAN:g}): no map shown."
+            )
+        moves = (
+            f"{self.quantity}: black {self.black:.3f} → full {self.full:.3f}, "
+            f"span {self.span:.3f}, largest single gain {self.max_gain:+.3f}"
+        )
+        if self.kind == "gain":
+            return (
+                f"Gain map: each region's marginal effect on {self.quantity} along the order "
+                f"(signed, probability; orange raises, purple lowers). {moves}."
+            )
+        return (
+            "Rank map (METHOD §5, the paper's): 1 = first region of the order, 0 = last; "
+            f"it shows rank, not effect size. {moves}."
+        )
 
 
 def visual_reliance_curve(area: np.ndarray, curve: np.ndarray) -> np.ndarray:
@@ -97,14 +235,27 @@ def build_dataset(
     tokens: Sequence[str],
     token_ids: Sequence[int] | None,
     attrs: dict[str, Any],
+    text: Any = None,
 ) -> xr.Dataset:
-    """Assemble the schema above from a search's record."""
-    n = regions.n_regions
+    """Assemble the schema above from a search's record.
+
+    ``regions`` may be ``None`` when ``text`` (:class:`eagle_kit.text_regions.TextFeatures`)
+    gives every feature."""
+    n_image = 0 if regions is None else regions.n_regions
+    n_text = 0 if text is None else text.n_features
+    n = n_image + n_text
     t = insertion.shape[1]
     pix = ("frame", "y", "x") if image.ndim == 4 else ("y", "x")
-    region_area = regions.areas
-    area = np.concatenate([[0.0], np.cumsum(region_area[order])])
-    area[-1] = 1.0
+    region_area = np.concatenate(
+        [np.zeros(0) if regions is None else regions.areas, np.zeros(n_text)]
+    )
+    feature_fraction = np.arange(n + 1) / max(n, 1)
+    if n_image:
+        area = np.concatenate([[0.0], np.cumsum(region_area[order])])
+        area[-1] = 1.0
+    else:
+        area = feature_fraction.copy()
+    labels = np.full(image.shape[:-1], -1, dtype=np.int32) if regions is None else regions.labels
     attribution = np.empty(n)
     attribution[order] = attribution_values(objective)
     is_target = np.zeros(t, dtype=np.int8)
@@ -115,7 +266,7 @@ def build_dataset(
     ds = xr.Dataset(
         {
             "image": ((*pix, "channel"), image.astype(np.uint8)),
-            "labels": (pix, regions.labels.astype(np.int32)),
+            "labels": (pix, labels.astype(np.int32)),
             "order": (("rank",), order.astype(np.int32)),
             "attribution": (("region",), attribution),
             "region_area": (("region",), region_area.astype(np.float64)),
@@ -131,7 +282,7 @@ def build_dataset(
         },
         coords={
             "token": np.arange(t),
-            "token_text": (("token",), np.asarray([str(s) for s in tokens], dtype=str)),
+            "token_text": (("token",), np.array([str(s) for s in tokens], dtype=object)),  # no fixed width: trailing NULs kept
             "token_id": (("token",), ids),
             "step": np.arange(n + 1),
             "region": np.arange(n),
@@ -139,13 +290,33 @@ def build_dataset(
             "channel": np.array(["R", "G", "B"]),
         },
     )
+    if text is not None:
+        kinds = ["image"] * n_image + ["text"] * n_text
+        ds = ds.assign_coords(
+            region_kind=(("region",), np.array(kinds, dtype=object)),
+            region_text=(("region",), np.array([""] * n_image + list(text.texts), dtype=object)),
+            region_start=(
+                ("region",),
+                np.array([-1] * n_image + [s for s, _ in text.spans], np.int64),
+            ),
+            region_end=(
+                ("region",),
+                np.array([-1] * n_image + [e for _, e in text.spans], np.int64),
+            ),
+        )
+        ds["feature_fraction"] = (("step",), feature_fraction)
+        attrs = {
+            **attrs,
+            "text_baseline_id": int(text.baseline_id),
+            "text_baseline": text.baseline_text,
+        }
     from . import __version__
 
     base = {
         "eagle_kit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "region_method": regions.method,
-        "region_params": json.dumps(regions.params, sort_keys=True),
+        "region_method": "none" if regions is None else regions.method,
+        "region_params": json.dumps({} if regions is None else regions.params, sort_keys=True),
     }
     base.update(attrs)
     ds.attrs = {k: _attr(v) for k, v in base.items()}
@@ -192,6 +363,14 @@ class Explanation:
         return self.dataset["image"].values
 
     @property
+    def seen(self) -> np.ndarray:
+        """``H×W`` bool: ``True`` where the model saw the pixel (``False`` where its processor
+        centre-cropped it out); all ``True`` when the dataset has no ``seen`` variable."""
+        if "seen" in self.dataset:
+            return self.dataset["seen"].values.astype(bool)
+        return np.ones(self.labels.shape[-2:], dtype=bool)
+
+    @property
     def labels(self) -> np.ndarray:
         """Region id of each pixel."""
         return self.dataset["labels"].values
@@ -222,7 +401,8 @@ class Explanation:
 
     @property
     def n_evaluations(self) -> int:
-        """Masked images scored by the search."""
+        """Distinct masked images scored: search plus curve images, over every part of a
+        resumed run (see the ``n_search_images`` and ``n_curve_images`` attributes)."""
         return int(self.dataset.attrs.get("n_evaluations", 0))
 
     @property
@@ -230,32 +410,17 @@ class Explanation:
         return dict(self.dataset.attrs)
 
     def _token_indices(self, tokens: Any) -> list[int]:
+        """Token indices for ``tokens``: ``None``/``"targets"`` (the objective's targets),
+        ``"all"``, or anything :func:`eagle_kit.targets.resolve_targets` takes (indices,
+        words, phrases, ``(word, k)`` occurrences, lists) — the rule ``explain`` used."""
+        from .targets import resolve_recorded_targets
+
         if tokens is None or (isinstance(tokens, str) and tokens == "targets"):
             return self.targets
         if isinstance(tokens, str) and tokens == "all":
             return list(range(len(self.tokens)))
-        if isinstance(tokens, (int, np.integer)):
-            tokens = [int(tokens)]
-        if isinstance(tokens, str):
-            tokens = [tokens]
-        out = []
-        for tok in tokens:
-            if isinstance(tok, (int, np.integer)):
-                if not 0 <= tok < len(self.tokens):
-                    raise IndexError(
-                        f"token index {tok} is out of range 0..{len(self.tokens) - 1}."
-                    )
-                out.append(int(tok))
-            else:
-                hits = [i for i, s in enumerate(self.tokens) if s.strip() == str(tok).strip()]
-                if not hits:
-                    raise ValueError(
-                        f"token '{tok}' is not among the recorded tokens: {self.tokens}."
-                    )
-                out.extend(hits)
-        if not out:
-            raise ValueError("No tokens selected.")
-        return out
+        ids = self.dataset["token_id"].values if "token_id" in self.dataset else None
+        return resolve_recorded_targets(tokens, self.tokens, attrs=self.attrs, token_ids=ids)
 
     # -- curves and maps -----------------------------------------------------------------
     def curve(self, kind: str = "insertion", tokens: Any = None) -> np.ndarray:
@@ -265,40 +430,184 @@ class Explanation:
         idx = self._token_indices(tokens)
         return self.dataset[kind].values[:, idx].mean(axis=1)
 
-    def region_values(self, tokens: Any = None) -> np.ndarray:
-        """Per-region values ``(N,)`` in [0, 1].
+    def _map_kind(self, tokens: Any, kind: str | None) -> str:
+        """``kind`` checked; ``None`` → "rank" for the objective, "gain" for tokens."""
+        if kind is None:
+            return "rank" if tokens is None else "gain"
+        if kind not in MAP_KINDS:
+            raise ValueError(
+                f"Unknown map kind {kind!r}. Choose one of: 'rank' (METHOD §5, the paper's "
+                f"map) or 'gain' (each region's marginal effect, in probability)."
+            )
+        return kind
 
-        With ``tokens=None`` this is the objective's attribution (METHOD §5). For given
-        tokens, the same formula along the fixed order with F replaced by the mean insertion
-        probability of those tokens — a per-token map read from the recorded curves.
-        """
+    def _mapped_curve(self, tokens: Any) -> tuple[np.ndarray, str, str]:
+        """The quantity a map is read from, along the order: ``(curve (N+1,), source, name)``."""
         if tokens is None:
-            return self.dataset["attribution"].values
-        values = np.empty(self.n_regions)
-        values[self.order] = attribution_values(self.curve("insertion", tokens))
-        return values
+            if "objective" not in self.dataset:
+                raise ValueError(
+                    "This explanation has no objective curve; pass tokens=... for a token map."
+                )
+            curve = self.dataset["objective"].values.astype(np.float64)
+            return curve, "objective", f"F({_token_names(self.tokens, self.targets)})"
+        idx = self._token_indices(tokens)
+        curve = self.dataset["insertion"].values[:, idx].mean(axis=1).astype(np.float64)
+        prefix = "p" if len(idx) == 1 else "mean p"
+        return curve, "tokens", f"{prefix}({_token_names(self.tokens, idx)})"
 
-    def attribution_map(self, tokens: Any = None, *, smooth: float = 0.0) -> np.ndarray:
-        """The attribution map ``H×W`` (``F×H×W`` for video), float in [0, 1].
+    def region_values(self, tokens: Any = None, *, kind: str | None = None) -> np.ndarray:
+        """Per-region values ``(N,)`` of one of the two maps of METHOD §5.
 
         Args:
-            tokens: ``None`` for the objective's map; token indices or texts for a map from
-                their recorded curves (see :meth:`region_values`).
-            smooth: Gaussian sigma in pixels (0 = region-constant map, as computed).
+            tokens: ``None`` for the objective F the search optimised; token indices or
+                texts for a map read from the recorded insertion curve of those tokens
+                (their mean probability) along the same order.
+            kind: ``"rank"`` — the paper's map: rank k gets ``(C_N − C_k)/(C_N − C_1)`` with
+                ``C_k = Σ_{j≤k} |F_j − F_{j−1}|``, in [0, 1] (first region 1, last 0). It
+                encodes rank, not effect: a region where a big jump happens reads near 0
+                unless it comes first. ``"gain"`` — each region's marginal effect along the
+                order, signed, in probability: ``F_k − F_{k−1}`` for the objective (F =
+                λ1·p(kept) + λ2·(1 − p(removed)), so a step counts the insertion gain and
+                the deletion drop), ``p^(k) − p^(k−1)`` on the insertion curve for tokens.
+                Token gains come from the insertion curve only (not averaged with the
+                deletion curve's drop): a region's value is exactly the step the token's
+                insertion curve (and the ablation slider) shows when the region is added,
+                and the gains sum to ``p(full) − p(black)``. Default: ``"rank"`` for the
+                objective, ``"gain"`` for tokens.
+
+        Returns:
+            Float array indexed by region id.
+
+        Raises:
+            ValueError: unknown ``kind`` or token.
         """
-        m = self.region_values(tokens)[self.labels]
+        kind = self._map_kind(tokens, kind)
+        if kind == "rank" and tokens is None and "attribution" in self.dataset:
+            return np.array(self.dataset["attribution"].values, dtype=np.float64)
+        curve, _, _ = self._mapped_curve(tokens)
+        per_rank = attribution_values(curve) if kind == "rank" else gain_values(curve)
+        values = np.empty(self.n_regions)
+        values[self.order] = per_rank
+        return values
+
+    def map_info(self, tokens: Any = None, *, kind: str | None = None) -> MapInfo:
+        """Which map ``tokens``/``kind`` select and the effect size behind it (METHOD §5).
+
+        Args:
+            tokens, kind: as in :meth:`region_values`.
+
+        Returns:
+            A :class:`MapInfo`: the mapped quantity, its value on the black and the full
+            image, its span along the order (max − min, probability) and the largest single
+            gain. ``info.shown`` is ``False`` when the span is below :data:`MIN_MAP_SPAN`;
+            ``info.caption()`` is the sentence the views print.
+
+        Example:
+            >>> expl.map_info(5).caption()  # doctest: +SKIP
+            'Gain map: ... p("square"): black 0.000 → full 1.000, span 1.000, largest single gain +0.985.'
+        """
+        kind = self._map_kind(tokens, kind)
+        curve, source, quantity = self._mapped_curve(tokens)
+        gains = gain_values(curve)
+        top = int(np.argmax(np.abs(gains))) if len(gains) else 0
+        return MapInfo(
+            kind=kind,
+            source=source,
+            quantity=quantity,
+            black=float(curve[0]),
+            full=float(curve[-1]),
+            span=float(curve.max() - curve.min()),
+            max_gain=float(gains[top]) if len(gains) else 0.0,
+            max_gain_region=int(self.order[top]) if len(gains) else -1,
+        )
+
+    @property
+    def region_kind(self) -> np.ndarray:
+        """``"image"`` or ``"text"`` per feature ``(N,)`` (all ``"image"`` without text features)."""
+        if "region_kind" in self.dataset.coords:
+            return np.array([str(k) for k in self.dataset["region_kind"].values])
+        return np.full(self.n_regions, "image")
+
+    @property
+    def n_image_regions(self) -> int:
+        """How many features are image regions (the first ids)."""
+        return int(np.sum(self.region_kind == "image"))
+
+    @property
+    def text_spans(self) -> list[tuple[str, int, int]]:
+        """``(text, start, end)`` of each prompt span feature, in feature order (``[]`` if none)."""
+        d = self.dataset
+        if "region_kind" not in d.coords:
+            return []
+        sel = self.region_kind == "text"
+        return [
+            (str(txt), int(a), int(b))
+            for txt, a, b in zip(
+                d["region_text"].values[sel],
+                d["region_start"].values[sel],
+                d["region_end"].values[sel],
+                strict=True,
+            )
+        ]
+
+    def text_values(self, tokens: Any = None, *, kind: str | None = None) -> np.ndarray:
+        """Per-span values ``(S,)`` of the prompt span features, in the order of
+        :attr:`text_spans`: the same values as :meth:`region_values` (``kind="rank"`` or
+        ``"gain"``, objective or ``tokens``), read along the one order shared with the image
+        regions.
+
+        Raises:
+            ValueError: the explanation has no text features; unknown ``kind`` or token.
+        """
+        if not self.text_spans:
+            raise ValueError(
+                "This explanation has no prompt span features; explain with text_regions='words' "
+                "(or 'sentences', or [(start, end), ...])."
+            )
+        return self.region_values(tokens, kind=kind)[self.region_kind == "text"]
+
+    def attribution_map(
+        self, tokens: Any = None, *, kind: str | None = None, smooth: float = 0.0
+    ) -> np.ndarray:
+        """The map ``H×W`` (``F×H×W`` for video): :meth:`region_values` painted on the pixels.
+
+        Args:
+            tokens: ``None`` for the objective's map; token indices or texts for a map of
+                those tokens (see :meth:`region_values`).
+            kind: ``"rank"`` (in [0, 1]) or ``"gain"`` (signed, probability); default
+                ``"rank"`` for the objective, ``"gain"`` for tokens.
+            smooth: Gaussian sigma in pixels (0 = region-constant map, as computed). A
+                smoothed rank map is rescaled to [0, 1] (as the reference displays it); a
+                smoothed gain map keeps its units (no rescaling).
+
+        Raises:
+            ValueError: unknown ``kind`` or token, or ``smooth < 0``.
+        """
+        if not smooth >= 0:
+            raise ValueError(f"smooth is a Gaussian sigma in pixels, >= 0; got {smooth}.")
+        kind = self._map_kind(tokens, kind)
+        if self.n_image_regions == 0:
+            raise ValueError(
+                "This explanation has prompt span features only (regions='none'): there is no "
+                "image map. Read expl.text_values(...) instead."
+            )
+        m = self.region_values(tokens, kind=kind)[self.labels]
         if smooth > 0:
             from scipy.ndimage import gaussian_filter
 
             sig = (0, smooth, smooth) if m.ndim == 3 else smooth
             m = gaussian_filter(m, sig)
-            lo, hi = m.min(), m.max()
-            m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+            if kind == "rank":
+                lo, hi = m.min(), m.max()
+                m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
         return m
 
-    def token_attribution_map(self, tokens: Any, *, smooth: float = 0.0) -> np.ndarray:
-        """Map of the given tokens from their recorded insertion curves (see :meth:`region_values`)."""
-        return self.attribution_map(tokens, smooth=smooth)
+    def token_attribution_map(
+        self, tokens: Any, *, kind: str = "gain", smooth: float = 0.0
+    ) -> np.ndarray:
+        """Map of the given tokens from their recorded insertion curve; ``kind="gain"`` by
+        default (see :meth:`attribution_map`)."""
+        return self.attribution_map(tokens, kind=kind, smooth=smooth)
 
     def masked_image(self, k: int, mode: str = "insertion") -> np.ndarray:
         """The image with the first ``k`` regions kept (``"insertion"``) or removed (``"deletion"``).
@@ -326,13 +635,58 @@ class Explanation:
         return [str(s) for s in self.dataset["modality"].values]
 
     def overlay(
-        self, tokens: Any = None, *, alpha: float = 0.5, smooth: float | None = None
+        self,
+        tokens: Any = None,
+        *,
+        kind: str | None = None,
+        alpha: float = 0.5,
+        smooth: float | None = None,
+        scale: float | None = None,
     ) -> np.ndarray:
-        """The image blended with the viridis heat map (reference: 50 %), ``H×W×3`` uint8."""
+        """The image blended with the map's colours, ``H×W×3`` (``F×H×W×3``) uint8.
+
+        Rank maps use viridis (the reference's display, 50 % blend). Gain maps use the
+        diverging PuOr scale (colour-blind safe) over a grey copy of the image (so that
+        blending does not change the hue), symmetric around 0 so that no effect is
+        neutral grey whatever the sign of the others: colour = gain / ``scale``, with
+        ``scale`` = the largest single gain ``|max_gain|`` by default (the colour bar of
+        :meth:`_repr_html_` states it in probability), or a fixed value you give (e.g.
+        ``scale=1.0`` for absolute probability, comparable across explanations).
+
+        When the image barely moves the mapped quantity (span < :data:`MIN_MAP_SPAN`, see
+        :meth:`map_info`) no map is drawn: the image is blended with the neutral grey,
+        unless a fixed ``scale`` is given for a gain map.
+
+        Args:
+            tokens, kind: as in :meth:`attribution_map`.
+            alpha: weight of the map's colours in [0, 1].
+            smooth: Gaussian sigma in pixels; default a quarter of a region's side.
+            scale: gain maps only: half-width of the colour scale, in probability (> 0).
+
+        Raises:
+            ValueError: bad ``kind``, ``alpha``, ``smooth`` or ``scale``.
+        """
+        info = self.map_info(tokens, kind=kind)
+        if scale is not None:
+            if info.kind != "gain":
+                raise ValueError(
+                    "scale sets a gain map's colour range; rank maps are always in [0, 1]. "
+                    "Use kind='gain' or drop scale."
+                )
+            if not scale > 0:
+                raise ValueError(f"scale must be > 0 (probability); got {scale}.")
         if smooth is None:
             smooth = 0.25 * float(np.sqrt(self.labels[..., :, :].size / max(self.n_regions, 1)))
-        heat = viridis(self.attribution_map(tokens, smooth=smooth))
-        return blend(self.image, heat, alpha)
+        if not info.shown and scale is None:
+            heat = np.broadcast_to(np.asarray(NEUTRAL_RGB, np.uint8), (*self.labels.shape, 3))
+        elif info.kind == "rank":
+            heat = viridis(self.attribution_map(tokens, kind="rank", smooth=smooth))
+        else:
+            m = self.attribution_map(tokens, kind="gain", smooth=smooth)
+            heat = gain_colors(m / (scale if scale is not None else info.scale))
+            over = blend(grayscale(self.image), heat, alpha)
+            return hatch_unseen(over, self.seen)  # cropped out: hatched
+        return hatch_unseen(blend(self.image, heat, alpha), self.seen)  # cropped out: hatched
 
     def metrics(self) -> dict[str, float]:
         """Faithfulness figures of this explanation (see :mod:`eagle_kit.metrics`)."""
@@ -352,9 +706,25 @@ class Explanation:
             f"search:  {json.loads(a.get('search', '{}')).get('search', '?')} over {self.n_regions} regions, "
             f"{self.n_evaluations} evaluations"
         )
+        if "n_search_images" in a:
+            resumed = int(a.get("resumed_images", 0))
+            lines.append(
+                f"cost:    {a['n_search_images']} search + {a['n_curve_images']} curve images, "
+                f"{a['n_forward_calls']} forward calls; {a['prepare_seconds']:.2f} s preparing, "
+                f"{a['search_seconds']:.2f} s searching"
+                + (f" ({resumed} images resumed from a checkpoint)" if resumed else "")
+            )
         lines.append("targets: " + " ".join(repr(self.tokens[i]) for i in self.targets))
         rel = self.reliance()
         mod = self.modality()
+        if "reliance_image" in self.dataset:
+            d = self.dataset
+            lines.append("p(token) = image + prompt + prior (reliance split):")
+            for i, tok in enumerate(self.tokens):
+                lines.append(
+                    f"  {tok!r:>14} {d['p_full'].values[i]:.3f} = {d['reliance_image'].values[i]:+.3f}"
+                    f" {d['reliance_prompt'].values[i]:+.3f} {d['reliance_prior'].values[i]:+.3f}"
+                )
         lines.append("tokens (reliance, modality):")
         for i, tok in enumerate(self.tokens):
             lines.append(f"  {tok!r:>14} {rel[i]:6.3f}  {mod[i]}")
@@ -364,22 +734,49 @@ class Explanation:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Save to netCDF (``.nc``, the default) or Zarr (``.zarr``), atomically."""
+        """Save to netCDF (``.nc``, the default) or Zarr (``.zarr``, format 2), atomically.
+
+        The file is written under a temporary name next to ``path`` and renamed into place
+        once complete: an interrupted or failed write (disk full, Ctrl-C) leaves the previous
+        file, if any, untouched and no temporary file behind. Any text survives: prompts,
+        answers and tokens with NUL or other control characters, lone surrogates, emoji or
+        right-to-left scripts load back exactly (see :mod:`eagle_kit._text`).
+
+        Raises:
+            ValueError: the suffix is neither ``.nc`` nor ``.zarr``.
+        """
+        import shutil
+
+        from ._text import encode_text
+
         path = Path(path)
         if path.suffix not in (".nc", ".zarr"):
             raise ValueError(f"Save to a '.nc' (netCDF) or '.zarr' path; got '{path.name}'.")
         path.parent.mkdir(parents=True, exist_ok=True)
+        ds = encode_text(self.dataset)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        if path.suffix == ".nc":
-            self.dataset.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        else:
-            import shutil
-
-            self.dataset.to_zarr(tmp, mode="w", consolidated=False, zarr_format=2)
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
+        old = path.with_name(f".{path.name}.{os.getpid()}.old")
+        try:
+            if path.suffix == ".nc":
+                ds.to_netcdf(tmp, engine="h5netcdf")
+                os.replace(tmp, path)
+            else:
+                ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=2)
+                if path.exists():
+                    os.replace(path, old)  # a folder cannot be replaced in one rename
+                try:
+                    os.replace(tmp, path)
+                except BaseException:
+                    if old.exists() and not path.exists():
+                        os.replace(old, path)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            raise
         return path
 
     # -- display -------------------------------------------------------------------------
@@ -395,21 +792,66 @@ class Explanation:
         spans = []
         for i, tok in enumerate(self.tokens):
             colour = diverging_hex(float(rel[i]))
+            ink = text_color_for(colour)  # black or white: contrast >= 4.5:1 on any chip
             weight = "700" if i in self.targets else "400"
             title = (
                 f"reliance {rel[i]:.3f}; p(black) {self.dataset['p_black'].values[i]:.3f}; "
                 f"p(full) {self.dataset['p_full'].values[i]:.3f}"
             )
+            if "reliance_image" in self.dataset:
+                d = self.dataset
+                title += (
+                    f"; rests on image {d['reliance_image'].values[i]:+.3f}, prompt "
+                    f"{d['reliance_prompt'].values[i]:+.3f}, prior {d['reliance_prior'].values[i]:+.3f}"
+                )
             spans.append(
                 f'<span title="{html.escape(title)}" style="background:{colour};padding:1px 3px;'
-                f'border-radius:3px;font-weight:{weight};color:#111">{html.escape(tok)}</span>'
+                f'border-radius:3px;font-weight:{weight};color:{ink}">{html.escape(tok)}</span>'
             )
         return " ".join(spans)
+
+    def prompt_html(self, tokens: Any = None, *, kind: str | None = None) -> str:
+        """The prompt as HTML, each span feature coloured by its value (:meth:`text_values`,
+        the same ``tokens``/``kind`` as the image map), text outside the spans uncoloured.
+
+        Gain values use the signed PuOr scale of the gain map, scaled by the largest absolute
+        span value; rank values (in [0, 1]) the viridis scale. Returns ``""`` without text
+        features. The prompt and spans are HTML-escaped.
+        """
+        spans = self.text_spans
+        if not spans:
+            return ""
+        kind = self._map_kind(tokens, kind)
+        values = self.text_values(tokens, kind=kind)
+        if kind == "gain":
+            scale = float(np.max(np.abs(values))) or 1.0
+            colours = gain_colors(values / scale)
+        else:
+            colours = viridis(np.clip(values, 0.0, 1.0))
+        prompt = str(self.dataset.attrs.get("prompt", ""))
+        from .colors import text_color_for
+
+        out, at = [], 0
+        for (text, start, end), value, rgb in sorted(
+            zip(spans, values, colours, strict=True), key=lambda item: item[0][1]
+        ):
+            out.append(html.escape(prompt[at:start]))
+            hex_ = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+            out.append(
+                f'<span class="ek-prompt-span" title="{html.escape(f"{kind} {value:+.3f}")}" '
+                f'style="background:{hex_};color:{text_color_for(hex_)};padding:1px 3px;'
+                f'border-radius:3px">{html.escape(text)}</span>'
+            )
+            at = end
+        out.append(html.escape(prompt[at:]))
+        return "".join(out)
 
     def _repr_html_(self) -> str:
         from PIL import Image
 
-        over = self.overlay()
+        from .report import colorbar_html
+
+        over = self.overlay() if self.n_image_regions else self.image
         frame = over[0] if over.ndim == 4 else over
         scale = max(1, 256 // max(frame.shape[:2]))
         img = Image.fromarray(frame).resize(
@@ -422,10 +864,11 @@ class Explanation:
             f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in self.metrics().items()
         )
         a = self.dataset.attrs
-        head = html.escape(str(a.get("prompt", "")))
+        head = self.prompt_html() or html.escape(str(a.get("prompt", "")))
         return (
             '<div style="display:flex;gap:16px;align-items:flex-start;font-family:sans-serif">'
-            f'<img src="data:image/png;base64,{b64}" alt="attribution overlay" style="image-rendering:pixelated"/>'
+            f'<div><img src="data:image/png;base64,{b64}" alt="attribution overlay" style="image-rendering:pixelated"/>'
+            f"{colorbar_html(self.map_info(), width=img.width)}</div>"
             f"<div><div><b>EAGLE explanation</b> — {self.n_regions} regions, {self.n_evaluations} evaluations</div>"
             f'<div style="color:#555">{head}</div>'
             f'<div style="margin:8px 0;line-height:1.9">{self.caption_html()}</div>'
@@ -440,8 +883,25 @@ class Explanation:
         )
 
 
+def _token_names(tokens: Sequence[str], idx: Sequence[int]) -> str:
+    """``"blue" "square"`` for a few tokens, ``15 tokens`` for many."""
+    if len(idx) > 4:
+        return f"{len(idx)} tokens"
+    return " ".join(f'"{tokens[i].strip() or tokens[i]}"' for i in idx)
+
+
 def load_explanation(path: str | os.PathLike) -> Explanation:
-    """Load an explanation saved with :meth:`Explanation.save` (netCDF or Zarr)."""
+    """Load an explanation saved with :meth:`Explanation.save` (netCDF or Zarr).
+
+    Text escaped by the writer (NUL, lone surrogates) is restored exactly; text variables
+    come back as Python ``str`` objects (no fixed width).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ValueError: the file is not an EAGLE explanation.
+    """
+    from ._text import decode_text
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved explanation at '{path}'.")
@@ -450,7 +910,7 @@ def load_explanation(path: str | os.PathLike) -> Explanation:
     else:
         with xr.open_dataset(path, engine="h5netcdf") as handle:
             ds = handle.load()
-    return Explanation(ds)
+    return Explanation(decode_text(ds))
 
 
 def now_iso() -> str:

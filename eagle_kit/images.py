@@ -9,28 +9,138 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_image", "load_frames", "fill_image"]
+__all__ = [
+    "load_image",
+    "load_frames",
+    "fill_image",
+    "native_image",
+    "hatch_unseen",
+    "NativeSizeWarning",
+    "BACKGROUND",
+]
 
 FILLS = ("black", "mean", "blur")
 
 
-def _from_pil(img: Any) -> np.ndarray:
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return np.asarray(img, dtype=np.uint8).copy()
+class NativeSizeWarning(UserWarning):
+    """The model's processor resizes or centre-crops the image (see :func:`native_image`)."""
+
+
+#: Background that transparent pixels are composited on: white, as Hugging Face image
+#: processors do (``transformers.image_transforms.convert_to_rgb`` pastes RGBA on white).
+BACKGROUND = (255, 255, 255)
+
+_DIRECT = {"RGB"}
+_ALPHA = {"RGBA", "RGBa", "LA", "La", "PA"}
+_VIA_RGB = {"1", "L", "P", "CMYK", "YCbCr", "HSV", "RGBX"}
+_SIXTEEN = {"I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """Min–max rescale to 0..255 (a constant image keeps its value, clipped to 0..255)."""
+    values = values.astype(np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.full(values.shape, np.clip(np.round(lo), 0, 255), dtype=np.uint8)
+    return np.round((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def _from_pil(img: Any, source: str = "image") -> np.ndarray:
+    """A PIL image as the viewer shows it: EXIF orientation applied, RGB uint8."""
+    from PIL import Image, ImageOps
+
+    try:
+        img.seek(0)  # multi-frame files (GIF, multi-page TIFF): the first frame
+    except (AttributeError, EOFError, ValueError):
+        pass
+    file_format = getattr(img, "format", None)
+    has_alpha = img.mode in _ALPHA or img.info.get("transparency") is not None
+    try:
+        img = ImageOps.exif_transpose(img) or img
+    except Exception:  # noqa: BLE001 - a broken EXIF block: keep the stored orientation
+        pass
+    mode = img.mode
+    try:
+        if mode in _DIRECT and not has_alpha:
+            return np.asarray(img, dtype=np.uint8).copy()
+        if has_alpha and mode not in _SIXTEEN and mode not in ("I", "F"):
+            rgba = img.convert("LA").convert("RGBA") if mode == "La" else img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+            return np.asarray(Image.alpha_composite(background, rgba).convert("RGB")).copy()
+        if mode in _VIA_RGB:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        if mode == "LAB":
+            from PIL import ImageCms
+
+            transform = ImageCms.buildTransform(
+                ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+            )
+            return np.asarray(ImageCms.applyTransform(img, transform), dtype=np.uint8).copy()
+        if mode in _SIXTEEN or (mode == "I" and file_format == "PNG"):
+            # 16-bit: the declared range 0..65535 maps to 0..255 (value / 257), as viewers show it
+            values = np.asarray(img).astype(np.float64)
+            return _gray_to_rgb(np.round(values / 257.0).astype(np.uint8))
+        if mode == "I":
+            return _gray_to_rgb(_stretch(np.asarray(img)))
+        if mode == "F":
+            values = np.asarray(img, dtype=np.float64)
+            if not np.all(np.isfinite(values)):
+                raise ValueError(
+                    f"{source} (PIL mode 'F', 32-bit float) contains NaN or infinite values; "
+                    "replace them (e.g. np.nan_to_num) and pass the array."
+                )
+            if values.min() >= 0.0 and values.max() <= 1.0:
+                return _gray_to_rgb(np.round(values * 255.0).astype(np.uint8))
+            return _gray_to_rgb(_stretch(values))
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (ValueError, OSError) as err:
+        if str(err).startswith(source):
+            raise
+        raise ValueError(
+            f"{source} has PIL mode '{mode}', which eagle_kit cannot turn into RGB ({err}). "
+            "Convert it to an 8-bit RGB PNG or pass an H×W×3 uint8 array."
+        ) from err
 
 
 def load_image(image: Any) -> np.ndarray:
-    """Return an image as an ``H×W×3`` uint8 RGB array.
+    """Return an image as an ``H×W×3`` uint8 RGB array, as an image viewer shows it.
+
+    Files and PIL images are read as a careful user expects:
+
+    * EXIF orientation is applied (a phone photo stored 40×80 with Orientation 6 loads as
+      80×40, as viewers and ``transformers.image_utils.load_image`` show it);
+    * 1-bit, grayscale, palette, CMYK, YCbCr, HSV and LAB images become RGB (LAB through an
+      sRGB colour transform);
+    * 16-bit images (``I;16``, ``I;16B``, 16-bit PNG) are rescaled by their declared range,
+      ``value / 257`` rounded (65535 → 255), never clipped; data that uses only part of the
+      range (e.g. 12-bit microscopy) stays as dark as it is — stretch it yourself if wanted;
+    * 32-bit integer images (``I``) and float images (``F``) are stretched from their minimum
+      to their maximum, except floats already in [0, 1], which are scaled by 255;
+    * transparency (alpha channel, or a palette/grey image with a transparent colour) is
+      composited on white, :data:`BACKGROUND`, the colour Hugging Face image processors
+      (``convert_to_rgb``) paste transparent pixels on — so the model sees what you see;
+    * multi-frame files (GIF, multi-page TIFF) give their first frame.
 
     Args:
         image: a file path, a PIL image, or an array ``H×W×3`` (RGB), ``H×W×4`` (RGBA, alpha
             dropped) or ``H×W`` (grayscale). Float arrays must lie in [0, 1]; integer arrays in
-            [0, 255].
+            [0, 255], except ``uint16`` arrays, rescaled by ``/ 257`` like 16-bit files.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        TypeError, ValueError: anything else, with what was expected.
+        ValueError: the file is not an image PIL can read, or its mode cannot be turned into
+            RGB (the message names the file and the mode); NaN in a float image.
+        TypeError: anything else, with what was expected.
+
+    Example:
+        >>> import numpy as np, eagle_kit as ek
+        >>> from PIL import Image
+        >>> ek.load_image(Image.fromarray(np.full((2, 2), 65535, np.uint16)))[0, 0].tolist()
+        [255, 255, 255]
     """
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
@@ -42,11 +152,16 @@ def load_image(image: Any) -> np.ndarray:
 
         try:
             with Image.open(path) as img:
-                return _from_pil(img)
+                arr = _from_pil(img, source=f"'{path}'")
         except UnidentifiedImageError as err:
-            raise ValueError(f"'{path}' is not an image file PIL can read (png, jpg, …).") from err
+            raise ValueError(
+                f"'{path}' is not an image file PIL can read (png, jpg, tif, …)."
+            ) from err
+        except OSError as err:
+            raise ValueError(f"'{path}' could not be read as an image: {err}") from err
+        return _check_size(arr)
     if type(image).__module__.startswith("PIL.") and hasattr(image, "convert"):
-        return _from_pil(image)
+        return _check_size(_from_pil(image))
     if hasattr(image, "detach"):  # torch tensor
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
@@ -61,10 +176,17 @@ def load_image(image: Any) -> np.ndarray:
             f"image array must be H×W×3 (RGB), H×W×4 (RGBA) or H×W (grayscale); got shape {arr.shape}. "
             f"For a channels-first array use arr.transpose(1, 2, 0); for video pass frames as F×H×W×3."
         )
+    _check_size(arr)
+    arr = arr[:, :, :3]
+    if arr.dtype == np.uint16:
+        return np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
+    return _to_uint8(arr)
+
+
+def _check_size(arr: np.ndarray) -> np.ndarray:
     if arr.shape[0] < 2 or arr.shape[1] < 2:
         raise ValueError(f"image is {arr.shape[0]}×{arr.shape[1]} pixels; it needs at least 2×2.")
-    arr = arr[:, :, :3]
-    return _to_uint8(arr)
+    return arr
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -153,3 +275,50 @@ def fill_name(fill: Any) -> str:
     if isinstance(fill, str):
         return fill
     return "rgb(" + ",".join(str(int(v)) for v in np.asarray(fill).ravel()) + ")"
+
+
+def native_image(model: Any, image: Any) -> np.ndarray:
+    """``image`` at ``model``'s native input size: resized and centre-cropped exactly as its
+    image processor does, so that the model sees every pixel and an explanation of it takes
+    the fast path (no processor call per batch of masked images).
+
+    ``explain`` warns (:class:`NativeSizeWarning`, once per image size) when the processor
+    would resize the given image (slower path) or centre-crop it (the cropped-out pixels are
+    recorded as unseen and hatched on overlays).
+
+    Args:
+        model: a model from :func:`eagle_kit.load_model`.
+        image: path, PIL image or ``H×W×3`` array.
+
+    Returns:
+        ``H'×W'×3`` uint8, e.g. 336×336 for LLaVA-1.5, sides that are multiples of 28 for
+        Qwen2.5-VL.
+
+    Raises:
+        TypeError: ``model`` is not a vision-language model from ``load_model``.
+        ValueError: the processor tiles images at several scales (no native size exists).
+
+    Example:
+        >>> model = ek.load_model("shapes")  # doctest: +SKIP
+        >>> ek.native_image(model, "photo.jpg").shape  # doctest: +SKIP
+        (64, 64, 3)
+    """
+    if not hasattr(model, "native_image"):
+        raise TypeError(
+            f"native_image needs a model from eagle_kit.load_model; got {type(model).__name__}."
+        )
+    return model.native_image(as_media(image))
+
+
+def hatch_unseen(rgb: np.ndarray, seen: np.ndarray, *, period: int = 6) -> np.ndarray:
+    """``rgb`` (``[F×]H×W×3`` uint8) with pixels where ``seen`` (``H×W`` bool) is False drawn as
+    grey diagonal hatching: the area the model never saw (cropped out by its processor)."""
+    seen = np.asarray(seen, bool)
+    if seen.all():
+        return rgb
+    h, w = seen.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    stripe = ((yy + xx) % period) < max(1, period // 3)
+    grey = np.where(stripe, 96, 170).astype(np.uint8)
+    hatch = np.repeat(grey[..., None], 3, axis=-1)
+    return np.where(seen[..., None], rgb, hatch).astype(np.uint8)

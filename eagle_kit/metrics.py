@@ -5,18 +5,20 @@ Every metric takes one :class:`~eagle_kit.Explanation` (→ a number) or a seque
 
 ``tokens`` selects the curve a metric reads: ``None`` = the objective's targets (mean
 probability over them), ``"all"``, ``"sensitive"`` (tokens with ``p(full) − p(black) > 0.2``),
-or explicit indices/texts.
+or anything ``explain(targets=...)`` takes — indices, whole words, phrases, ``(word, k)``
+occurrences — resolved by the same rule (:func:`eagle_kit.targets.resolve_targets`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .explanation import Explanation, visual_reliance_curve
+from .explanation import Explanation, attribution_values, visual_reliance_curve
 
 __all__ = [
     "insertion_auc",
@@ -129,27 +131,67 @@ def _smooth_sigma(expl: Explanation) -> float:
     return 0.5 * float(np.sqrt(h * w / expl.n_regions))
 
 
+READINGS = ("strict", "paper")
+POINTS = ("medoid", "centroid")
+
+
+def _rank_values(expl: Explanation, tokens: Any) -> np.ndarray:
+    """The paper's rank map (METHOD §5) per region: the objective's, or ``tokens``' along
+    the order."""
+    if tokens is None:
+        return np.asarray(expl.dataset["attribution"].values, dtype=np.float64)
+    values = np.empty(expl.n_regions)
+    values[expl.order] = attribution_values(expl.curve("insertion", tokens))
+    return values
+
+
 def point_game(
     expl: Any,
     *,
     box: Any = None,
     mask: Any = None,
     tokens: Any = None,
+    reading: str = "strict",
+    point: str = "medoid",
     smooth: float | None = 0.0,
 ) -> float:
-    """Point game: 1 if the map's maximum lies inside the object's box or mask, else 0.
+    """Point game (METHOD §8): 1 if the attribution map's maximum lies inside the object, else 0.
 
-    The map is region-constant, so its maximum is a whole region, the top-ranked one. By
-    default (``smooth=0``) the point is that region's pixel nearest its centroid. With
-    ``smooth > 0`` (pixels of Gaussian sigma; ``None`` = half the typical region side,
-    ``0.5·sqrt(H·W/N)``, as for a display map) the point is the argmax within the top region
-    of the smoothed map, drawn towards the next-ranked regions.
+    The map is the paper's rank map (METHOD §5), region-constant, so its maximum is a whole
+    region. Two readings, and a table must say which one it reports:
+
+    - ``reading="strict"`` (default): one point of the top-ranked region must be inside — its
+      medoid (``point="medoid"``: the region's pixel with the least summed distance to its
+      other pixels, inside the region even when it is fragmented) or the pixel nearest its
+      centroid (``point="centroid"``). With ``smooth > 0`` (Gaussian sigma in pixels; ``None``
+      = half the typical region side, ``0.5·sqrt(H·W/N)``, as for a display map) the point is
+      the argmax within the top region of the smoothed map.
+    - ``reading="paper"``: the reference's reading, a hit if *any* pixel at the map's maximum
+      is inside. Lenient: the whole top region has value 1, and the reference's float16 map
+      (emulated here) ties every region whose value rounds to 1. Compare with the paper's
+      Table 2 only through this reading.
 
     Args:
         box: ``(x0, y0, x1, y1)`` in pixels, x1/y1 exclusive (box variant).
         mask: ``H×W`` bool (mask variant). For a list of explanations, lists of boxes/masks.
         tokens: which tokens' map (default: the objective's).
+        reading: ``"strict"`` or ``"paper"``.
+        point: strict reading — ``"medoid"`` or ``"centroid"``.
+        smooth: strict reading — smooth the map before taking the point (see above).
+
+    Returns:
+        1.0 or 0.0; for a list of explanations, the hit rate.
+
+    Raises:
+        ValueError: unknown ``reading``/``point``, both or neither of ``box``/``mask``, a mask of
+            the wrong shape, ``smooth`` with the paper reading, or a video explanation.
     """
+    if reading not in READINGS:
+        raise ValueError(f"Unknown reading {reading!r}. Choose one of: {', '.join(READINGS)}.")
+    if reading == "paper" and smooth not in (0, 0.0):
+        raise ValueError(
+            "smooth applies to reading='strict'; the paper reading uses the region map as is."
+        )
     many = _many(expl)
     if many is not None:
         boxes = box if box is not None else [None] * len(many)
@@ -158,30 +200,93 @@ def point_game(
             raise ValueError("Give one box (or mask) per explanation.")
         return _mean(
             [
-                point_game(e, box=b, mask=m, tokens=tokens, smooth=smooth)
+                point_game(
+                    e, box=b, mask=m, tokens=tokens, reading=reading, point=point, smooth=smooth
+                )
                 for e, b, m in zip(many, boxes, masks)
             ]
         )
     if (box is None) == (mask is None):
         raise ValueError("Give exactly one of box=(x0, y0, x1, y1) or mask=H×W bool.")
-    y, x = max_location(expl, tokens=tokens, smooth=smooth)
+    if expl.labels.ndim != 2:
+        raise ValueError("point game is defined for images, not video.")
+    h, w = expl.labels.shape
     if box is not None:
         x0, y0, x1, y1 = (float(v) for v in box)
-        return float(x0 <= x < x1 and y0 <= y < y1)
-    m = np.asarray(mask, dtype=bool)
-    if m.shape != expl.labels.shape[-2:]:
-        raise ValueError(f"mask has shape {m.shape}; the image is {expl.labels.shape[-2:]}.")
-    return float(m[y, x])
+        ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
+        inside = (x0 <= xs) & (xs < x1) & (y0 <= ys) & (ys < y1)
+    else:
+        inside = np.asarray(mask, dtype=bool)
+        if inside.shape != (h, w):
+            raise ValueError(f"mask has shape {inside.shape}; the image is {(h, w)}.")
+    if reading == "paper":
+        pixel_map = _rank_values(expl, tokens)[expl.labels].astype(np.float16)
+        return float(np.any(inside & (pixel_map == pixel_map.max())))
+    y, x = max_location(expl, tokens=tokens, smooth=smooth, point=point)
+    return float(inside[y, x])
+
+
+def _distance_sums(fy: np.ndarray, fx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Summed Euclidean distance from each point in ``rows`` to all points, in blocks."""
+    out = np.empty(len(rows))
+    chunk = max(1, 2_000_000 // max(len(fy), 1))
+    for start in range(0, len(rows), chunk):
+        r = rows[start : start + chunk]
+        out[start : start + chunk] = np.hypot(
+            fy[r, None] - fy[None, :], fx[r, None] - fx[None, :]
+        ).sum(axis=1)
+    return out
+
+
+def _medoid(ys: np.ndarray, xs: np.ndarray, *, brute_below: int = 4096) -> int:
+    """Index of the point with the least summed Euclidean distance to the others (the first
+    of ties, in the given order — raster order for ``np.nonzero``).
+
+    Exact. Large sets are pruned first: the sum of distances is convex, so its tangent planes
+    at ~256 sampled points bound it from below; only points whose bound does not exceed the
+    best sampled sum can be the medoid, and only those are summed in full.
+    """
+    fy, fx = ys.astype(np.float64), xs.astype(np.float64)
+    n = len(fy)
+    if n <= brute_below:
+        sums = _distance_sums(fy, fx, np.arange(n))
+        return int(np.flatnonzero(sums <= sums.min() + 1e-9)[0])
+    sample = np.arange(0, n, max(1, n // 256))
+    f_s = _distance_sums(fy, fx, sample)
+    dy = fy[sample, None] - fy[None, :]
+    dx = fx[sample, None] - fx[None, :]
+    dist = np.hypot(dy, dx)
+    dist[dist == 0] = np.inf  # a point's own term has no direction (0 is a valid subgradient)
+    gy, gx = (dy / dist).sum(axis=1), (dx / dist).sum(axis=1)
+    best = float(f_s.min())
+    lower = np.full(n, -np.inf)
+    for k in range(len(sample)):  # the convex function lies above each tangent plane
+        plane = f_s[k] + gy[k] * (fy - fy[sample[k]]) + gx[k] * (fx - fx[sample[k]])
+        np.maximum(lower, plane, out=lower)
+    cand = np.flatnonzero(lower <= best + 1e-6 + 1e-9 * best)
+    sums = _distance_sums(fy, fx, cand)
+    return int(cand[np.flatnonzero(sums <= sums.min() + 1e-9)[0]])
 
 
 def max_location(
-    expl: Explanation, *, tokens: Any = None, smooth: float | None = 0.0
+    expl: Explanation,
+    *,
+    tokens: Any = None,
+    smooth: float | None = 0.0,
+    point: str = "medoid",
 ) -> tuple[int, int]:
-    """``(y, x)`` of the attribution map's maximum (see :func:`point_game`)."""
+    """``(y, x)`` of the attribution map's maximum, as the strict point game reads it.
+
+    A point of the top-ranked region: its medoid (default), the pixel nearest its centroid
+    (``point="centroid"``), or with ``smooth`` the argmax of the smoothed map within it (see
+    :func:`point_game`).
+    """
     if expl.labels.ndim != 2:
         raise ValueError("point game is defined for images, not video.")
+    if point not in POINTS:
+        raise ValueError(f"Unknown point {point!r}. Choose one of: {', '.join(POINTS)}.")
     sigma = _smooth_sigma(expl) if smooth is None else float(smooth)
-    values = expl.region_values(tokens)
+    values = _rank_values(expl, tokens)
     # regions without marginal gain share the value of the one before them (METHOD §5), so
     # the maximum can be a tie: the earliest-ranked of the tied regions is the top one
     rank = np.empty(expl.n_regions, dtype=np.int64)
@@ -196,8 +301,11 @@ def max_location(
         flat = int(np.argmax(np.where(inside, m, -np.inf)))
         return divmod(flat, expl.labels.shape[1])
     ys, xs = np.nonzero(inside)
-    cy, cx = ys.mean(), xs.mean()
-    i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+    if point == "medoid":
+        i = _medoid(ys, xs)
+    else:
+        cy, cx = ys.mean(), xs.mean()
+        i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
     return int(ys[i]), int(xs[i])
 
 
@@ -210,9 +318,10 @@ class Correction:
 
     Attributes:
         corrected: the answer matched the label after removing ``n_removed`` regions.
-        n_removed: lowest-ranked regions removed at that point (or tried in all).
+        n_removed: lowest-ranked regions removed at that point (0: the answer on the unmodified
+            image already matched), or the most removed when never corrected.
         area_removed: their pixel fraction (1.0 when never corrected, as AMCR counts it).
-        answers: the answer after each removal.
+        answers: the answer on the unmodified image, then after each removal.
     """
 
     corrected: bool
@@ -222,8 +331,15 @@ class Correction:
 
 
 def _first_word(text: str) -> str:
-    words = text.strip().lower().split()
-    return words[0].strip(".,!?;:\"'") if words else ""
+    """The first word of ``text``, case-folded, without surrounding punctuation (METHOD §7).
+
+    ``"No."`` and ``"no, there is none"`` give ``"no"``; ``"Not"`` gives ``"not"``.
+    """
+    for word in str(text).split():
+        core = re.sub(r"^[\W_]+|[\W_]+$", "", word)
+        if core:
+            return core.casefold()
+    return ""
 
 
 def mitigate(
@@ -237,8 +353,11 @@ def mitigate(
 ) -> Correction:
     """Remove the lowest-ranked regions one at a time until the answer matches ``label``.
 
-    METHOD §7: keep the top ``N − r`` regions (black elsewhere), regenerate, stop at the first
-    answer that matches.
+    METHOD §7: first regenerate on the unmodified image (``r = 0``: a sample already right
+    counts area 0), then keep the top ``N − r`` regions (black elsewhere) for ``r = 1 … N−1``,
+    regenerate, and stop at the first answer that matches. Answers match when their first
+    words agree, case-insensitively and without punctuation (``"No."`` matches ``"no"``,
+    ``"Not"`` does not) — the reference's case-sensitive prefix test gets both wrong.
 
     Args:
         expl: the diagnosis (targets = the correct answer's token).
@@ -260,20 +379,25 @@ def mitigate(
         answer_fn = answer
     else:
         raise TypeError("answer must be a model (with .generate) or a callable image -> text.")
-    match = match or (lambda a, b: _first_word(a) == _first_word(b))
+    if match is None:
+        if not _first_word(label):
+            raise ValueError(f"label must contain a word to compare answers with; got {label!r}.")
+
+        def match(a: str, b: str) -> bool:
+            return _first_word(a) == _first_word(b)
+
     n = expl.n_regions
     area = expl.dataset["region_area"].values
     answers: list[str] = []
-    removed_area = 0.0
-    for r in range(1, n):
-        removed_area = float(area[expl.order[n - r :]].sum())
+    for r in range(n):
+        removed_area = float(area[expl.order[n - r :]].sum()) if r else 0.0
         if removed_area > max_area + 1e-12:
             break
-        text = answer_fn(expl.masked_image(n - r, "insertion"))
+        text = answer_fn(expl.image if r == 0 else expl.masked_image(n - r, "insertion"))
         answers.append(text)
         if match(text, label):
             return Correction(True, r, removed_area, answers)
-    return Correction(False, len(answers), 1.0, answers)
+    return Correction(False, max(len(answers) - 1, 0), 1.0, answers)
 
 
 def _areas(corrections: Sequence[Any]) -> np.ndarray:

@@ -196,7 +196,13 @@ def _grid_dims(h: int, w: int, n: int) -> tuple[int, int]:
     return min(rows, h), min(cols, w)
 
 
-def _slico(image: np.ndarray, n_regions: int, ruler: float, iterations: int) -> np.ndarray:
+def _slico(
+    image: np.ndarray,
+    n_regions: int,
+    ruler: float,
+    iterations: int,
+    enforce_connectivity: bool = True,
+) -> np.ndarray:
     import cv2
 
     h, w = image.shape[:2]
@@ -213,7 +219,8 @@ def _slico(image: np.ndarray, n_regions: int, ruler: float, iterations: int) -> 
         ruler=float(ruler),
     )
     slic.iterate(int(iterations))
-    slic.enforceLabelConnectivity()
+    if enforce_connectivity:
+        slic.enforceLabelConnectivity()
     labels = slic.getLabels()
     _, inverse = np.unique(labels, return_inverse=True)
     return inverse.reshape(labels.shape).astype(np.int32)
@@ -228,6 +235,7 @@ def segment(
     iterations: int = 20,
     rows: int | None = None,
     cols: int | None = None,
+    enforce_connectivity: bool = True,
 ) -> RegionSet:
     """Split an image into about ``n_regions`` regions.
 
@@ -239,6 +247,16 @@ def segment(
             ``ruler`` and ``iterations`` as in the reference) or ``"grid"``. For video, ``"grid"``
             gives a per-frame grid (reference 5×5) and ``"slico"`` superpixels per frame.
         rows, cols: explicit grid dimensions (``method="grid"`` only).
+        enforce_connectivity: SLICO only. ``True`` (default, ours): OpenCV's
+            ``enforceLabelConnectivity`` merges stray fragments into their neighbours, so
+            every region is one connected piece — a region of the map is one place to point
+            at, and the point game's top region has one location. ``False`` reproduces the
+            reference's segmentation exactly (METHOD §2): the raw SLICO clusters, which are
+            often fragmented into many pieces. Use it to compare with the paper's numbers.
+
+    Raises:
+        ValueError: ``n_regions`` below 2 or above the pixel count, an unknown ``method``, or
+            ``rows``/``cols``/``enforce_connectivity`` given to a method they do not apply to.
 
     Example:
         >>> import numpy as np, eagle_kit as ek
@@ -261,6 +279,10 @@ def segment(
     if n_regions > h * w:
         raise ValueError(f"n_regions={n_regions} exceeds the {h * w} pixels of the image.")
     if method == "grid":
+        if enforce_connectivity is not True:
+            raise ValueError(
+                "enforce_connectivity applies to method='slico' only (grid cells are connected)."
+            )
         if rows is None or cols is None:
             rows, cols = _grid_dims(h, w, n_regions)
         if video:
@@ -268,17 +290,26 @@ def segment(
         return RegionSet.grid((h, w), rows, cols)
     if rows is not None or cols is not None:
         raise ValueError("rows/cols apply to method='grid' only.")
+    if not isinstance(enforce_connectivity, (bool, np.bool_)):
+        raise TypeError(
+            f"enforce_connectivity must be True or False; got {type(enforce_connectivity).__name__}."
+        )
     if video:
         parts, offset = [], 0
         for frame in media:
-            lab = _slico(frame, n_regions, ruler, iterations)
+            lab = _slico(frame, n_regions, ruler, iterations, bool(enforce_connectivity))
             parts.append(lab + offset)
             offset += int(lab.max()) + 1
         labels = np.stack(parts)
     else:
-        labels = _slico(media, n_regions, ruler, iterations)
+        labels = _slico(media, n_regions, ruler, iterations, bool(enforce_connectivity))
     return RegionSet(
         labels,
         method="slico",
-        params={"n_regions": int(n_regions), "ruler": float(ruler), "iterations": int(iterations)},
+        params={
+            "n_regions": int(n_regions),
+            "ruler": float(ruler),
+            "iterations": int(iterations),
+            "enforce_connectivity": bool(enforce_connectivity),
+        },
     )

@@ -1,4 +1,5 @@
-"""Self-contained HTML reports (no CDN, no kernel): images inline, curves as SVG."""
+"""Self-contained HTML reports (no CDN, no kernel): figures from :mod:`eagle_kit.plot` as
+inline SVG, images inline."""
 
 from __future__ import annotations
 
@@ -12,15 +13,29 @@ from typing import Any
 
 import numpy as np
 
-from .explanation import Explanation
+from .colors import GAIN_COLORMAP, css_gradient
+from .explanation import Explanation, MapInfo
 
-__all__ = ["png_data_uri", "curves_svg", "metrics_table", "section", "write_report", "draw_boxes"]
+__all__ = [
+    "png_data_uri",
+    "curves_svg",
+    "metrics_table",
+    "section",
+    "figure",
+    "map_figure",
+    "plot_html",
+    "explanation_page",
+    "colorbar_html",
+    "write_report",
+    "draw_boxes",
+]
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;color:#222;padding:0 12px}
 h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 .row{display:flex;gap:18px;flex-wrap:wrap;align-items:flex-start}
-figure{margin:0} figcaption{font-size:12px;color:#555;max-width:260px}
+figure{margin:0} figcaption{font-size:12px;color:#555;max-width:340px}
+figure.ek-figure svg{max-width:100%;height:auto;display:block}
 img.px{image-rendering:pixelated;border:1px solid #ccc}
 table{border-collapse:collapse;font-size:13px} td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left}
 .caption{line-height:2;font-size:15px} .note{font-size:12px;color:#555}
@@ -55,33 +70,22 @@ def draw_boxes(
     return out
 
 
-def curves_svg(expl: Explanation, tokens: Any = None, width: int = 300, height: int = 190) -> str:
-    """Insertion (solid) and deletion (dashed) curves against revealed/removed area, as SVG."""
-    area = expl.dataset["area"].values
-    pad = 28
-    sx = lambda v: pad + v * (width - pad - 8)  # noqa: E731
-    sy = lambda v: height - pad - v * (height - pad - 8)  # noqa: E731
+def plot_html(fig: Any, caption: str = "", *, data_kind: str | None = None) -> str:
+    """A :mod:`eagle_kit.plot` figure as an HTML ``<figure>`` with the SVG inline (text as
+    text, no network), and an optional caption."""
+    from .plot import to_svg
 
-    def path(y: np.ndarray) -> str:
-        return " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(area, y))
+    kind = f' data-kind="{html.escape(data_kind)}"' if data_kind else ""
+    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+    return f'<figure class="ek-figure"{kind}>{to_svg(fig)}{cap}</figure>'
 
-    ins, dele = expl.curve("insertion", tokens), expl.curve("deletion", tokens)
-    ticks = "".join(
-        f'<text x="{sx(t):.0f}" y="{height - 10}" font-size="10" text-anchor="middle">{t:g}</text>'
-        f'<text x="{pad - 4}" y="{sy(t) + 3:.0f}" font-size="10" text-anchor="end">{t:g}</text>'
-        for t in (0, 0.5, 1)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="insertion and deletion curves">'
-        f'<rect x="{pad}" y="8" width="{width - pad - 8}" height="{height - pad - 8}" fill="none" stroke="#bbb"/>'
-        f'<polyline fill="none" stroke="#c62828" stroke-width="2" points="{path(ins)}"/>'
-        f'<polyline fill="none" stroke="#1565c0" stroke-width="2" stroke-dasharray="5,3" points="{path(dele)}"/>'
-        f"{ticks}"
-        f'<text x="{pad + 6}" y="22" font-size="11" fill="#c62828">insertion</text>'
-        f'<text x="{pad + 6}" y="36" font-size="11" fill="#1565c0">deletion</text>'
-        f'<text x="{width / 2:.0f}" y="{height - 0}" font-size="10" text-anchor="middle">area</text></svg>'
-    )
+
+def curves_svg(expl: Explanation, tokens: Any = None, *, width: str | float = "single") -> str:
+    """Insertion (solid) and deletion (dashed) curves with their AUCs, as inline SVG
+    (:func:`eagle_kit.plot.curves`: labelled axes, y zoomed to small data)."""
+    from .plot import curves, to_svg
+
+    return to_svg(curves(expl, tokens, width=width))
 
 
 def metrics_table(rows: dict[str, Any]) -> str:
@@ -104,6 +108,102 @@ def figure(image: np.ndarray, caption: str, scale: int = 4) -> str:
     )
 
 
+def colorbar_html(info: MapInfo, *, width: int = 256, scale: float | None = None) -> str:
+    """The colour bar of a map with its units and effect size, as HTML (METHOD §5).
+
+    Gain maps: PuOr from ``−scale`` to ``+scale`` (default ``info.scale``, the largest single
+    gain), in probability. Rank maps: viridis from 0 (last region) to 1 (first). A map
+    whose span is below :data:`eagle_kit.explanation.MIN_MAP_SPAN` gets no bar, only the
+    statement that the image barely moves the quantity.
+    """
+    note = (
+        f'<div class="ek-map-note" style="font-size:11px;color:#555;max-width:{width}px">'
+        f"{html.escape(info.caption())}</div>"
+    )
+    if not info.shown and scale is None:
+        return f'<div class="ek-map-colorbar" data-kind="none">{note}</div>'
+    if info.kind == "gain":
+        s = info.scale if scale is None else float(scale)
+        gradient, ends = css_gradient(GAIN_COLORMAP), (f"{-s:+.3f}", "0", f"{s:+.3f}")
+        title = f"{info.label} (probability)"
+    else:
+        gradient, ends = css_gradient("viridis"), ("0 = last", "", "1 = first")
+        title = f"{info.label}; {info.quantity} moves by {info.span:.3f}"
+    labels = "".join(
+        f'<span style="flex:1;text-align:{a}">{html.escape(t)}</span>'
+        for t, a in zip(ends, ("left", "center", "right"))
+    )
+    return (
+        f'<div class="ek-map-colorbar" data-kind="{info.kind}" style="width:{width}px;font-size:11px;color:#333">'
+        f"<div>{html.escape(title)}</div>"
+        f'<div style="height:10px;border-radius:2px;background:{gradient}"></div>'
+        f'<div style="display:flex">{labels}</div>{note}</div>'
+    )
+
+
+def map_figure(
+    expl: Explanation,
+    tokens: Any = None,
+    *,
+    kind: str | None = None,
+    title: str = "",
+    boxes: Sequence[Sequence[float]] | None = None,
+    width: str | float = "single",
+) -> str:
+    """A map over the image with its colour bar (:func:`eagle_kit.plot.overlay`, inline
+    SVG) and a caption saying which map it is and how much the image moves it.
+
+    Args:
+        expl: the explanation.
+        tokens, kind: which map (see :meth:`eagle_kit.Explanation.attribution_map`):
+            the objective's rank map by default, a gain map for tokens.
+        title: what the figure is about (put before the map's own caption).
+        boxes: ground-truth boxes ``(x0, y0, x1, y1)`` drawn on top.
+        width: ``"single"``, ``"double"`` or inches.
+    """
+    from .plot import overlay
+
+    info = expl.map_info(tokens, kind=kind)
+    fig = overlay(expl, tokens, kind=info.kind, boxes=boxes, width=width)
+    head = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    note = f'<div class="ek-map-note">{html.escape(info.caption())}</div>'
+    return plot_html(fig, head + note, data_kind=info.kind if info.shown else "none")
+
+
+def explanation_page(expl: Explanation, *, title: str | None = None) -> list[str]:
+    """The static HTML view of one explanation (``eagle-kit show``): the overlay with its
+    colour bar, the token strip coloured by visual reliance, the curves and the metrics.
+
+    Returns:
+        The body sections; write them with :func:`write_report`.
+    """
+    from . import plot
+
+    a = expl.dataset.attrs
+    rows: dict[str, Any] = {}
+    for key in ("model", "prompt", "answer", "region_method"):
+        if a.get(key):
+            rows[key] = str(a[key])
+    rows["regions"] = expl.n_regions
+    rows["evaluations"] = expl.n_evaluations
+    rows.update(expl.metrics())
+    tok = plot_html(plot.tokens(expl))
+    return [
+        section(
+            title or "Map",
+            '<div class="row">'
+            + map_figure(expl)
+            + (map_figure(expl, expl.targets) if expl.targets else "")
+            + "</div>",
+        ),
+        section("Tokens", tok),
+        section(
+            "Faithfulness",
+            '<div class="row">' + plot_html(plot.curves(expl), "") + metrics_table(rows) + "</div>",
+        ),
+    ]
+
+
 def write_report(path: str | os.PathLike, title: str, sections: Sequence[str]) -> Path:
     """Write a self-contained HTML page atomically."""
     path = Path(path)
@@ -115,6 +215,6 @@ def write_report(path: str | os.PathLike, title: str, sections: Sequence[str]) -
         + "</body></html>"
     )
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
+    tmp.write_text(page, encoding="utf-8", errors="xmlcharrefreplace")  # lone surrogates
     os.replace(tmp, path)
     return path

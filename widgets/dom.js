@@ -6,10 +6,23 @@ function assign(el, attrs) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value == null || value === false) continue;
     if (key === "class") el.setAttribute("class", value);
-    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (key === "style" && typeof value === "object") setStyle(el, value);
     else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "text") el.textContent = value;
     else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  return el;
+}
+
+/**
+ * Set inline styles from an object. Custom properties ("--name") need setProperty:
+ * assigning them as fields of `el.style` (Object.assign) silently does nothing.
+ */
+export function setStyle(el, styles) {
+  for (const [name, value] of Object.entries(styles)) {
+    if (value == null) continue;
+    if (name.startsWith("--")) el.style.setProperty(name, String(value));
+    else el.style[name] = value;
   }
   return el;
 }
@@ -86,4 +99,61 @@ export function commit(model, name, value, equal = (a, b) => a === b) {
   if (equal(model.get(name), value)) return;
   model.set(name, value);
   model.save_changes();
+}
+
+/** Offer `blob` as a download named `name` (an <a download> click; works offline). */
+export function downloadBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+const INLINED = ["fill", "stroke", "stroke-width", "stroke-dasharray", "opacity", "font-size", "font-family", "font-weight"];
+
+/**
+ * A standalone copy of an SVG element as text: computed styles written as attributes, so
+ * it looks the same outside the page (theme variables and classes do not travel).
+ */
+export function serializeSvg(svg, { width, height, background = "#fff" } = {}) {
+  const clone = svg.cloneNode(true);
+  const src = [svg, ...svg.querySelectorAll("*")];
+  const dst = [clone, ...clone.querySelectorAll("*")];
+  src.forEach((node, i) => {
+    const style = getComputedStyle(node);
+    for (const name of INLINED) {
+      const value = style.getPropertyValue(name);
+      if (value) dst[i].setAttribute(name, value);
+    }
+  });
+  clone.setAttribute("xmlns", SVG_NS);
+  if (width) clone.setAttribute("width", String(width));
+  if (height) clone.setAttribute("height", String(height));
+  clone.insertBefore(document.createElementNS(SVG_NS, "rect"), clone.firstChild);
+  const bg = clone.firstChild;
+  bg.setAttribute("width", "100%");
+  bg.setAttribute("height", "100%");
+  bg.setAttribute("fill", background);
+  return new XMLSerializer().serializeToString(clone);
+}
+
+/** Rasterise SVG text to a PNG blob at `scale` × its size. */
+export async function svgToPng(svgText, width, height, scale = 2) {
+  const img = new Image();
+  img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svgText)}`;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+  return canvasBlob(canvas);
+}
+
+/** A canvas as a PNG blob. */
+export function canvasBlob(canvas) {
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the canvas could not be encoded as PNG"))), "image/png"),
+  );
 }

@@ -1,13 +1,15 @@
 // Explorer: one panel per explanation (a grid to compare several), each composing the
 // TokenTimeline, RegionOverlay and AblationSlider child widgets, the insertion/deletion
-// curves (the plotly FigureWidget child, or an SVG drawing when there is none, e.g. in an
-// exported page) and the metrics table. With a kernel, Python links the children's
+// curves (SVG drawn here, y range following the data, with downloads; or one plotly
+// FigureWidget shared by every panel when asked for) and the metrics table. With a kernel, Python links the children's
 // selection, k and mode; in an exported page (`_browser_links`) this module links them.
 // Never both: kernel updates are not filtered against newer browser values, so two
 // link layers would race (quick slider moves snapping back).
 
 import {
+  curveDomain,
   decodeArray,
+  downloadName,
   formatProb,
   gridColumns,
   linePath,
@@ -17,24 +19,30 @@ import {
   normalizeSelection,
   pointIn,
   sameList,
+  tickLabel,
   tokenDisplay,
 } from "./helpers.js";
-import { commit, h, listen, s } from "./dom.js";
+import { commit, downloadBlob, h, listen, s, serializeSvg, svgToPng } from "./dom.js";
 
-const BOX = { left: 34, top: 10, width: 250, height: 130 };
+const VIEW = { width: 320, height: 204 };
+const BOX = { left: 46, top: 22, width: 262, height: 132 };
 
 /** SVG insertion/deletion curves of the slider model's data; click to move k. */
-function svgCurves(slider, el) {
+function svgCurves(slider, el, title = "", xLabel = "fraction of the image inserted / deleted") {
   const root = h("figure", { class: "ek-curves" });
   el.replaceChildren(root);
   const caption = h("figcaption", {});
   const plot = s("svg", {
-    viewBox: "0 0 300 170",
+    viewBox: `0 0 ${VIEW.width} ${VIEW.height}`,
     class: "ek-curves-svg",
     role: "img",
     tabindex: 0,
   });
-  root.append(plot, caption);
+  const svgButton = h("button", { type: "button", class: "ek-download", "data-format": "svg" }, "SVG");
+  const pngButton = h("button", { type: "button", class: "ek-download", "data-format": "png" }, "PNG");
+  const tools = h("div", { class: "ek-toolbar ek-curves-tools" }, [h("span", {}, "download curves "), svgButton, pngButton]);
+  root.append(plot, caption, tools);
+  let fileStem = "curves";
 
   function draw() {
     const data = slider.get("data");
@@ -46,50 +54,87 @@ function svgCurves(slider, el) {
     const yIns = meanCurve(ins, tokens);
     const yDel = meanCurve(del, tokens);
     const k = Math.max(0, Math.min(area.length - 1, slider.get("k")));
-    const at = pointIn(area[k], 0, BOX);
-    const ticks = [0, 0.5, 1];
+    const dom = curveDomain([yIns, yDel]);
+    const domain = { x: [0, 1], y: dom.y };
+    const at = pointIn(area[k], dom.y[0], BOX, domain);
+    const bottom = BOX.top + BOX.height;
+    const who = tokens.map((t) => `“${tokenDisplay(data.tokens[t])}”`).join(" ");
+    const yLabel = dom.zoomed ? "mean p (zoomed)" : "mean p";
     plot.replaceChildren(
       s("rect", { x: BOX.left, y: BOX.top, width: BOX.width, height: BOX.height, class: "ek-plot-bg" }),
-      ...ticks.map((t) => {
-        const p = pointIn(0, t, BOX);
-        return s("text", { x: BOX.left - 4, y: p.y + 3, class: "ek-tick", "text-anchor": "end" }, String(t));
+      ...dom.ticks.map((t) => {
+        const p = pointIn(0, t, BOX, domain);
+        return s("line", { x1: BOX.left, x2: BOX.left + BOX.width, y1: p.y, y2: p.y, class: "ek-grid-line" });
       }),
-      ...ticks.map((t) => {
-        const p = pointIn(t, 0, BOX);
-        return s("text", { x: p.x, y: BOX.top + BOX.height + 12, class: "ek-tick", "text-anchor": "middle" }, String(t));
+      ...dom.ticks.map((t) => {
+        const p = pointIn(0, t, BOX, domain);
+        return s("text", { x: BOX.left - 4, y: p.y + 3, class: "ek-tick", "text-anchor": "end" }, tickLabel(t, dom.decimals));
       }),
-      s("text", { x: BOX.left + BOX.width / 2, y: 166, class: "ek-axis", "text-anchor": "middle" }, "fraction of the image inserted / deleted"),
-      s("path", { d: linePath(area, yIns, BOX), class: "ek-line-insertion" }),
-      s("path", { d: linePath(area, yDel, BOX), class: "ek-line-deletion" }),
-      s("line", { x1: at.x, x2: at.x, y1: BOX.top, y2: BOX.top + BOX.height, class: "ek-k-line" }),
+      ...[0, 0.5, 1].map((t) => {
+        const p = pointIn(t, dom.y[0], BOX, domain);
+        return s("text", { x: p.x, y: bottom + 12, class: "ek-tick", "text-anchor": "middle" }, String(t));
+      }),
+      s("text", { x: BOX.left + BOX.width / 2, y: VIEW.height - 6, class: "ek-axis", "text-anchor": "middle" }, xLabel),
+      s(
+        "text",
+        { x: 10, y: BOX.top + BOX.height / 2, class: "ek-axis ek-y-label", "text-anchor": "middle",
+          transform: `rotate(-90 10 ${BOX.top + BOX.height / 2})` },
+        yLabel,
+      ),
+      s("path", { d: linePath(area, yIns, BOX, domain), class: "ek-line-insertion" }),
+      s("path", { d: linePath(area, yDel, BOX, domain), class: "ek-line-deletion" }),
+      s("line", { x1: at.x, x2: at.x, y1: BOX.top, y2: bottom, class: "ek-k-line" }),
       s(
         "text",
         { x: at.x > BOX.left + BOX.width / 2 ? at.x - 3 : at.x + 3, y: BOX.top + 10, class: "ek-tick",
           "text-anchor": at.x > BOX.left + BOX.width / 2 ? "end" : "start" },
         `k = ${k}`,
       ),
+      s("line", { x1: BOX.left + BOX.width - 150, x2: BOX.left + BOX.width - 134, y1: 10, y2: 10, class: "ek-line-insertion" }),
+      s("text", { x: BOX.left + BOX.width - 131, y: 13, class: "ek-tick" }, "insertion"),
+      s("line", { x1: BOX.left + BOX.width - 70, x2: BOX.left + BOX.width - 54, y1: 10, y2: 10, class: "ek-line-deletion" }),
+      s("text", { x: BOX.left + BOX.width - 51, y: 13, class: "ek-tick" }, "deletion"),
     );
-    const who = tokens.map((t) => `“${tokenDisplay(data.tokens[t])}”`).join(" ");
+    const zoomNote = dom.zoomed
+      ? ` The y axis is zoomed to ${formatProb(dom.y[0])}–${formatProb(dom.y[1])} to show the data.`
+      : "";
     caption.textContent =
-      `Mean p of ${who}: insertion (solid) ${formatProb(yIns[k])}, deletion (dashed) ${formatProb(yDel[k])} at k = ${k}. ` +
-      "Click the plot to move k.";
+      `Mean p of ${who}: insertion (solid) ${formatProb(yIns[k])}, deletion (dashed) ${formatProb(yDel[k])} at k = ${k}.` +
+      `${zoomNote} Click the plot to move k.`;
     plot.setAttribute("aria-label", caption.textContent);
     root.dataset.k = String(k);
+    root.dataset.yMin = String(dom.y[0]);
+    root.dataset.yMax = String(dom.y[1]);
+    root.dataset.zoomed = String(dom.zoomed);
+    fileStem = `${title ? `${title} ` : ""}curves ${tokens.map((t) => tokenDisplay(data.tokens[t])).join(" ")} k${k}`;
   }
 
   function onClick(e) {
     const rect = plot.getBoundingClientRect();
-    const x = ((e.clientX - rect.left) / rect.width) * 300;
+    const x = ((e.clientX - rect.left) / rect.width) * VIEW.width;
     const a = Math.max(0, Math.min(1, (x - BOX.left) / BOX.width));
     const area = decodeArray(slider.get("data").area).data;
     commit(slider, "k", nearestStep(area, a));
   }
+  const svgText = () => serializeSvg(plot, { width: VIEW.width * 2, height: VIEW.height * 2 });
+  const onSvg = () => downloadBlob(new Blob([svgText()], { type: "image/svg+xml" }), downloadName(fileStem, "svg"));
+  const onPng = async () => {
+    try {
+      downloadBlob(await svgToPng(svgText(), VIEW.width * 2, VIEW.height * 2), downloadName(fileStem, "png"));
+    } catch (err) {
+      console.error("[eagle_kit] could not export the curves as PNG", err);
+    }
+  };
   plot.addEventListener("click", onClick);
+  svgButton.addEventListener("click", onSvg);
+  pngButton.addEventListener("click", onPng);
   const unlisten = listen(slider, { "data selected k": draw });
   draw();
   return () => {
     unlisten();
     plot.removeEventListener("click", onClick);
+    svgButton.removeEventListener("click", onSvg);
+    pngButton.removeEventListener("click", onPng);
   };
 }
 
@@ -148,33 +193,54 @@ async function render({ model, el, host, signal }) {
       console.error("[eagle_kit] Explorer child failed to render", err);
     }
   };
-  const svgFallback = async (sliderRef, slot) => cleanups.push(svgCurves(await host.getModel(sliderRef), slot));
-  const mountFigure = async (panel, slot) => {
-    try {
-      const child = await host.getWidget(panel.figure);
-      await child.render({ el: slot, signal });
-    } catch (err) {
-      console.warn("[eagle_kit] plotly figure unavailable; drawing the curves as SVG", err);
-      await svgFallback(panel.slider, slot);
-    }
-  };
+  const svgFallback = async (panel, slot) =>
+    cleanups.push(svgCurves(await host.getModel(panel.slider), slot, panel.title, panel.x_label));
 
   const jobs = [];
+  const curveSlots = [];
   for (const panel of panels) {
     const timeline = h("div", { class: "ek-slot ek-slot-timeline" });
     const overlay = h("div", { class: "ek-slot" });
     const slider = h("div", { class: "ek-slot" });
+    // prompt span features: the prompt's words coloured by value, next to the overlay (or
+    // in its place for a text-only explanation, which has no image map and no slider view)
+    const prompt = panel.prompt ? h("div", { class: "ek-slot ek-slot-prompt" }) : null;
+    const imageMap = panel.image_map !== false;
     const curves = h("div", { class: "ek-slot ek-slot-curves" });
+    curveSlots.push(curves);
     grid.append(
       h("section", { class: "ek-panel", "aria-label": panel.title }, [
         h("header", {}, [h("h3", {}, panel.title), panel.subtitle ? h("p", { class: "ek-subtitle" }, panel.subtitle) : null]),
         timeline,
-        h("div", { class: "ek-row" }, [overlay, slider]),
+        h("div", { class: "ek-row" }, imageMap ? [overlay, prompt, slider] : [prompt]),
         h("div", { class: "ek-row" }, [curves, metricsTable(panel.metrics)]),
       ]),
     );
-    jobs.push(mount(panel.timeline, timeline), mount(panel.overlay, overlay), mount(panel.slider, slider));
-    jobs.push(panel.figure ? mountFigure(panel, curves) : svgFallback(panel.slider, curves));
+    jobs.push(mount(panel.timeline, timeline));
+    if (imageMap) jobs.push(mount(panel.overlay, overlay), mount(panel.slider, slider));
+    if (prompt) jobs.push(mount(panel.prompt, prompt));
+  }
+  // curves: one shared plotly figure for every panel when asked for (plotly.js is sent
+  // once), else SVG drawn here (also the fallback when the figure cannot render)
+  const figureRef = model.get("_figure");
+  if (figureRef) {
+    const slot = h("div", { class: "ek-slot ek-slot-figure" });
+    root.append(slot);
+    jobs.push(
+      (async () => {
+        try {
+          const child = await host.getWidget(figureRef);
+          await child.render({ el: slot, signal });
+          curveSlots.forEach((c) => c.remove());
+        } catch (err) {
+          console.warn("[eagle_kit] plotly figure unavailable; drawing the curves as SVG", err);
+          slot.remove();
+          await Promise.all(panels.map((p, i) => svgFallback(p, curveSlots[i])));
+        }
+      })(),
+    );
+  } else {
+    panels.forEach((p, i) => jobs.push(svgFallback(p, curveSlots[i])));
   }
 
   if (model.get("_browser_links")) {
@@ -184,8 +250,21 @@ async function render({ model, el, host, signal }) {
     }
   }
   await Promise.all(jobs);
+  cleanups.push(hideStaticView(model.get("_static_id")));
   root.dataset.ready = "true";
   return () => cleanups.forEach((fn) => fn());
+}
+
+/**
+ * The static view (the picture a notebook shows without a widget manager: nbconvert,
+ * GitHub) is displayed just before the widget; once the widget renders it is hidden, and
+ * shown again when the widget view goes away.
+ */
+function hideStaticView(id) {
+  if (!id || typeof document === "undefined") return () => {};
+  const nodes = [...document.querySelectorAll(`.ek-static[data-ek-static="${CSS.escape(id)}"]`)];
+  for (const node of nodes) node.hidden = true;
+  return () => nodes.forEach((node) => (node.hidden = false));
 }
 
 export default { render };

@@ -1,32 +1,43 @@
-// RegionOverlay: the image under the attribution heat map, with region outlines, optional
-// ground truth, and the rank / marginal gain of the region under the pointer.
+// RegionOverlay: the image under one of the two maps of METHOD §5 (rank: the paper's; gain:
+// each region's marginal effect in probability), with region outlines, optional ground
+// truth, a colour bar with units and span, and the rank, gain and rank value of the region
+// under the pointer.
 
 import {
   COLORMAPS,
-  attributionByRank,
+  GAIN_COLORMAP,
+  MIN_MAP_SPAN,
+  ZOOM,
+  colorbarStops,
   colormapGradient,
   colormapLut,
   decodeArray,
+  downloadName,
   formatProb,
   formatSigned,
   frameCount,
   frameOf,
+  gainGradient,
+  gainLut,
   heatRgba,
-  mapSource,
-  marginalGains,
+  heatValues,
+  mapFor,
   maskedRgba,
-  meanCurve,
   navigate,
   edgesRgba,
   normalizeSelection,
   outlineScale,
+  overlaySvgDocument,
+  panBy,
   pixelAt,
   ranksFromOrder,
   regionAt,
   tokenDisplay,
-  valuesByRegion,
+  wrapText,
+  zoomBy,
+  zoomTransform,
 } from "./helpers.js";
-import { commit, h, keepNavigationKeys, listen, paint, s, wipe } from "./dom.js";
+import { canvasBlob, commit, downloadBlob, h, keepNavigationKeys, listen, paint, s, wipe } from "./dom.js";
 
 function readData(model) {
   const d = model.get("data");
@@ -44,26 +55,30 @@ function readData(model) {
   };
 }
 
-/** The map shown for the current selection: per-region values, per-rank gains, caption. */
-function currentMap(d, selected) {
-  const source = mapSource(selected, d.targets);
-  if (source === "objective") {
-    const names = d.targets.map((i) => `“${tokenDisplay(d.tokens[i])}”`).join(" ");
-    return {
-      source,
-      values: d.attribution,
-      gains: marginalGains(d.objective),
-      caption: `Objective map (F of the targets ${names}).`,
-    };
+const names = (d, idx) =>
+  idx.length > 4 ? `${idx.length} tokens` : idx.map((i) => `“${tokenDisplay(d.tokens[i])}”`).join(" ");
+
+/** The map shown for the current selection and kind, with the texts that describe it. */
+function currentMap(d, selected, kind) {
+  const map = mapFor(d, selected, d.targets, kind);
+  const idx = map.source === "objective" ? d.targets : selected;
+  map.quantity = map.source === "objective" ? `F(${names(d, idx)})` : `${idx.length > 1 ? "mean p" : "p"}(${names(d, idx)})`;
+  const moves =
+    `${map.quantity}: black ${formatProb(map.black)} → full ${formatProb(map.full)}, span ${formatProb(map.span)}, ` +
+    `largest single gain ${formatSigned(map.maxGain)}.`;
+  const whose = map.source === "objective" ? "Objective" : "Token";
+  if (!map.shown) {
+    map.caption = `The image barely moves ${map.quantity} (span ${formatProb(map.span)} < ${MIN_MAP_SPAN}): no map shown.`;
+  } else if (map.kind === "gain") {
+    map.caption =
+      `${whose} gain map: each region's marginal effect on ${map.quantity} along the order ` +
+      `(signed, probability; orange raises, purple lowers). ${moves}`;
+  } else {
+    map.caption =
+      `${whose} rank map (METHOD §5, the paper's): 1 = first region of the order, 0 = last; ` +
+      `it shows rank, not effect size. ${moves}`;
   }
-  const curve = meanCurve(d.insertion, selected);
-  const names = selected.map((i) => `“${tokenDisplay(d.tokens[i])}”`).join(" ");
-  return {
-    source,
-    values: valuesByRegion(d.order, attributionByRank(curve)),
-    gains: marginalGains(curve),
-    caption: `Map of ${names} from their recorded insertion curves along the objective's order.`,
-  };
+  return map;
 }
 
 function render({ model, el }) {
@@ -76,9 +91,14 @@ function render({ model, el }) {
 
   // controls
   const opacity = h("input", { type: "range", min: 0, max: 1, step: 0.05, "aria-label": "Heat map opacity" });
+  const kindSelect = h("select", { "aria-label": "Map" }, [
+    h("option", { value: "auto" }, "auto (objective: rank, tokens: gain)"),
+    h("option", { value: "rank" }, "rank (METHOD §5)"),
+    h("option", { value: "gain" }, "gain (probability)"),
+  ]);
   const cmap = h(
     "select",
-    { "aria-label": "Colormap" },
+    { "aria-label": "Colormap of rank maps" },
     Object.keys(COLORMAPS).map((name) => h("option", { value: name }, name)),
   );
   const outlines = h("input", { type: "checkbox" });
@@ -86,12 +106,20 @@ function render({ model, el }) {
   const truthLabel = h("label", { class: "ek-check" }, [truth, " ground truth"]);
   const frame = h("input", { type: "range", min: 0, step: 1, "aria-label": "Frame" });
   const frameLabel = h("label", {}, ["frame ", frame]);
+  const zoomOut = h("button", { type: "button", class: "ek-zoom-out", "aria-label": "Zoom out", title: "Zoom out (−)" }, "−");
+  const zoomIn = h("button", { type: "button", class: "ek-zoom-in", "aria-label": "Zoom in", title: "Zoom in (+; Ctrl + wheel or pinch on the image)" }, "+");
+  const zoomReset = h("button", { type: "button", class: "ek-zoom-reset", "aria-label": "Reset zoom", title: "Reset zoom (0)" }, "reset");
+  const pngButton = h("button", { type: "button", class: "ek-download", "data-format": "png", title: "Download the view with its colour bar (PNG)" }, "PNG");
+  const svgButton = h("button", { type: "button", class: "ek-download", "data-format": "svg", title: "Download the view with its colour bar (SVG)" }, "SVG");
   const toolbar = h("div", { class: "ek-toolbar" }, [
+    h("label", {}, ["map ", kindSelect]),
     h("label", {}, ["opacity ", opacity]),
     h("label", {}, ["colormap ", cmap]),
     h("label", { class: "ek-check" }, [outlines, " outlines"]),
     truthLabel,
     frameLabel,
+    h("span", { class: "ek-zoom-tools", role: "group", "aria-label": "Zoom" }, ["zoom ", zoomOut, zoomIn, zoomReset]),
+    h("span", { class: "ek-download-tools", role: "group", "aria-label": "Download the view" }, ["download ", pngButton, svgButton]),
   ]);
 
   // stage: image, heat, outlines, hover highlight, ground truth
@@ -101,6 +129,8 @@ function render({ model, el }) {
   const maskCanvas = h("canvas", { class: "ek-layer ek-mask" });
   const hoverCanvas = h("canvas", { class: "ek-layer ek-hover" });
   const boxes = s("svg", { class: "ek-layer ek-boxes", preserveAspectRatio: "none", "aria-hidden": "true" });
+  // every layer sits in one zoomed element: CSS transform, origin top left
+  const zoomLayer = h("div", { class: "ek-zoom" }, [imageCanvas, heatCanvas, outlineCanvas, maskCanvas, boxes, hoverCanvas]);
   const stage = h(
     "div",
     {
@@ -109,18 +139,23 @@ function render({ model, el }) {
       role: "group",
       "aria-roledescription": "attribution map",
     },
-    [imageCanvas, heatCanvas, outlineCanvas, maskCanvas, boxes, hoverCanvas],
+    [zoomLayer],
   );
+  let view = { scale: 1, x: 0, y: 0 };
+  const barLow = h("span", { class: "ek-colorbar-low" });
+  const barHigh = h("span", { class: "ek-colorbar-high" });
+  const barTitle = h("span", { class: "ek-colorbar-title" });
   const colorbar = h("div", { class: "ek-colorbar", "aria-hidden": "true" }, [
-    h("span", {}, "less"),
+    barTitle,
+    barLow,
     h("span", { class: "ek-colorbar-bar" }),
-    h("span", {}, "more important"),
+    barHigh,
   ]);
   const caption = h("p", { class: "ek-map-caption" });
   const readout = h(
     "p",
     { class: "ek-readout", role: "status", "aria-live": "polite" },
-    "Point at the image (or focus it and use the arrow keys) to see a region's rank and marginal gain.",
+    "Point at the image (or focus it and use the arrow keys) to see a region's rank, its gain and its rank value.",
   );
   root.append(toolbar, stage, colorbar, caption, readout);
 
@@ -143,11 +178,31 @@ function render({ model, el }) {
 
   function paintHeat() {
     const selected = normalizeSelection(model.get("selected"), d.tokens.length);
-    map = currentMap(d, selected);
+    map = currentMap(d, selected, model.get("map_kind"));
     const lab = size();
-    paint(heatCanvas, heatRgba(lab.data, map.values, colormapLut(model.get("colormap"))), lab.width, lab.height);
+    const lut = map.kind === "gain" ? gainLut() : colormapLut(model.get("colormap"));
+    paint(heatCanvas, heatRgba(lab.data, heatValues(map), lut), lab.width, lab.height);
+    heatCanvas.style.display = map.shown ? "" : "none";
+    // a diverging colour blended with a coloured object changes hue: gain maps sit on grey
+    imageCanvas.style.filter = map.shown && map.kind === "gain" ? "grayscale(1)" : "";
+    colorbar.style.display = map.shown ? "" : "none";
+    colorbar.querySelector(".ek-colorbar-bar").style.background =
+      map.kind === "gain" ? gainGradient() : colormapGradient(model.get("colormap"));
+    if (map.kind === "gain") {
+      barLow.textContent = formatSigned(-map.scale);
+      barHigh.textContent = formatSigned(map.scale);
+      barTitle.textContent = `gain in ${map.quantity} (probability)`;
+    } else {
+      barLow.textContent = "0 = last";
+      barHigh.textContent = "1 = first";
+      barTitle.textContent = `rank (METHOD §5); ${map.quantity} moves by ${formatProb(map.span)}`;
+    }
+    cmap.disabled = map.kind === "gain";
+    cmap.title = map.kind === "gain" ? `gain maps use the diverging ${GAIN_COLORMAP} scale` : "";
+    kindSelect.value = model.get("map_kind");
     caption.textContent = map.caption;
     root.dataset.mapSource = map.source;
+    root.dataset.mapKind = map.shown ? map.kind : "none";
     root.dataset.selected = selected.join(",");
     stage.setAttribute("aria-label", `Attribution map over the image. ${map.caption}`);
     if (hoverRank >= 0) showRank(hoverRank);
@@ -201,7 +256,6 @@ function render({ model, el }) {
     opacity.value = model.get("opacity");
     heatCanvas.style.opacity = model.get("opacity");
     cmap.value = model.get("colormap");
-    colorbar.querySelector(".ek-colorbar-bar").style.background = colormapGradient(model.get("colormap"));
     outlines.checked = model.get("show_outlines");
     outlineCanvas.style.display = model.get("show_outlines") ? "" : "none";
     const frames = frameCount(d.image);
@@ -218,10 +272,11 @@ function render({ model, el }) {
     const region = d.order[rank];
     const edges = edgesRgba(lab.data, lab.width, lab.height, scale(), [255, 214, 0, 255], region, 2);
     paint(hoverCanvas, edges.rgba, edges.width, edges.height);
-    const value = map.values[region];
+    const shown = map.shown ? `${map.kind} map` : "no map (span below " + MIN_MAP_SPAN + ")";
     readout.textContent =
-      `Region ${region}: rank ${rank + 1} of ${d.order.length}, marginal gain ${formatSigned(map.gains[rank])}, ` +
-      `value ${formatProb(value)}.`;
+      `Region ${region}: rank ${rank + 1} of ${d.order.length}. ` +
+      `Gain in ${map.quantity}: ${formatSigned(map.gainValues[region])} (probability). ` +
+      `Rank value (METHOD §5): ${formatProb(map.rankValues[region])}. Shown: ${shown}.`;
     root.dataset.hoverRegion = String(region);
   }
 
@@ -232,7 +287,10 @@ function render({ model, el }) {
   }
 
   function onMove(e) {
-    const rect = stage.getBoundingClientRect();
+    if (drag) return onDrag(e);
+    const outer = stage.getBoundingClientRect();
+    if (e.clientX < outer.left || e.clientX >= outer.right || e.clientY < outer.top || e.clientY >= outer.bottom) return clearHover();
+    const rect = zoomLayer.getBoundingClientRect(); // the zoomed image, possibly larger than the stage
     const lab = size();
     const px = pixelAt(e.clientX - rect.left, e.clientY - rect.top, rect.width, rect.height, lab.width, lab.height);
     if (!px) return clearHover();
@@ -242,14 +300,164 @@ function render({ model, el }) {
   }
 
   function onKey(e) {
+    const zoomKeys = { "+": ZOOM.step, "=": ZOOM.step, "-": 1 / ZOOM.step, _: 1 / ZOOM.step };
+    if (e.key in zoomKeys && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      e.preventDefault();
+      return zoomCentre(zoomKeys[e.key]);
+    }
+    if (e.key === "0" && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      return setView({ scale: 1, x: 0, y: 0 });
+    }
     const next = navigate(e.key, hoverRank < 0 ? -1 : hoverRank, d.order.length);
     if (next === null) return;
     e.preventDefault();
     showRank(Math.max(0, next));
   }
 
+  // -- zoom: buttons, keys (+ − 0 on the focused image), Ctrl/⌘ + wheel or pinch; drag to pan
+  function setView(next) {
+    view = next;
+    zoomLayer.style.transform = view.scale === 1 ? "" : zoomTransform(view);
+    root.dataset.zoom = String(Math.round(view.scale * 1000) / 1000);
+    stage.classList.toggle("ek-zoomed", view.scale > 1);
+    zoomOut.disabled = view.scale <= ZOOM.min;
+    zoomReset.disabled = view.scale <= ZOOM.min;
+    zoomIn.disabled = view.scale >= ZOOM.max;
+  }
+  function zoomCentre(factor) {
+    const { width, height } = stage.getBoundingClientRect();
+    setView(zoomBy(view, factor, width / 2, height / 2, width, height));
+  }
+  function onWheel(e) {
+    if (!(e.ctrlKey || e.metaKey)) return; // plain wheel scrolls the notebook
+    e.preventDefault();
+    const rect = stage.getBoundingClientRect();
+    const factor = Math.exp(-e.deltaY * 0.0025);
+    setView(zoomBy(view, factor, e.clientX - rect.left, e.clientY - rect.top, rect.width, rect.height));
+  }
+  let drag = null;
+  function onDown(e) {
+    if (view.scale <= 1 || e.button !== 0) return;
+    drag = { x: e.clientX, y: e.clientY };
+    stage.setPointerCapture?.(e.pointerId);
+  }
+  function onDrag(e) {
+    const { width, height } = stage.getBoundingClientRect();
+    setView(panBy(view, e.clientX - drag.x, e.clientY - drag.y, width, height));
+    drag = { x: e.clientX, y: e.clientY };
+  }
+  const onUp = () => (drag = null);
+  const onZoomIn = () => zoomCentre(ZOOM.step);
+  const onZoomOut = () => zoomCentre(1 / ZOOM.step);
+  const onZoomReset = () => setView({ scale: 1, x: 0, y: 0 });
+  zoomIn.addEventListener("click", onZoomIn);
+  zoomOut.addEventListener("click", onZoomOut);
+  zoomReset.addEventListener("click", onZoomReset);
+  stage.addEventListener("wheel", onWheel, { passive: false });
+  stage.addEventListener("pointerdown", onDown);
+  stage.addEventListener("pointerup", onUp);
+  stage.addEventListener("pointercancel", onUp);
+
+  // -- downloads: the current view (zoom included) with its colour bar and caption
+  function composeView() {
+    const lab = size();
+    const f = Math.max(1, Math.round(model.get("width") / lab.width));
+    const whole = h("canvas", { width: lab.width * f, height: lab.height * f });
+    const ctx = whole.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    const draw = (canvas, alpha = 1, filter = "none") => {
+      ctx.globalAlpha = alpha;
+      ctx.filter = filter;
+      ctx.drawImage(canvas, 0, 0, whole.width, whole.height);
+      ctx.globalAlpha = 1;
+      ctx.filter = "none";
+    };
+    draw(imageCanvas, 1, imageCanvas.style.filter || "none");
+    if (map.shown) draw(heatCanvas, model.get("opacity"));
+    if (model.get("show_outlines")) draw(outlineCanvas);
+    if (model.get("show_ground_truth")) {
+      draw(maskCanvas);
+      ctx.strokeStyle = "#00e5ff";
+      ctx.lineWidth = 2;
+      for (const b of model.get("boxes") || []) ctx.strokeRect(b.x0 * f, b.y0 * f, (b.x1 - b.x0) * f, (b.y1 - b.y0) * f);
+    }
+    // the part of the image the zoomed stage shows
+    const shown = h("canvas", { width: whole.width, height: whole.height });
+    const { width: w, height: hgt } = stage.getBoundingClientRect();
+    const sx = w > 0 ? whole.width / w : 1;
+    const sy = hgt > 0 ? whole.height / hgt : 1;
+    const sctx = shown.getContext("2d");
+    sctx.imageSmoothingEnabled = false;
+    sctx.drawImage(whole, (-view.x / view.scale) * sx, (-view.y / view.scale) * sy, whole.width / view.scale, whole.height / view.scale, 0, 0, shown.width, shown.height);
+    return shown;
+  }
+  function barSpec() {
+    if (!map.shown) return null;
+    return {
+      title: barTitle.textContent,
+      low: barLow.textContent,
+      high: barHigh.textContent,
+      stops: colorbarStops(map.kind, model.get("colormap")),
+    };
+  }
+  function zoomNote() {
+    return view.scale > 1 ? ` Zoomed ×${Math.round(view.scale * 100) / 100}.` : "";
+  }
+  const stem = () => `${map.quantity} ${map.shown ? map.kind : "no"} map`;
+  function onPng() {
+    const img = composeView();
+    const bar = barSpec();
+    const text = wrapText(map.caption + zoomNote(), Math.max(20, Math.floor(img.width / 6.5)));
+    const out = h("canvas", { width: img.width, height: img.height + (bar ? 46 : 6) + 14 * text.length + 4 });
+    const ctx = out.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(img, 0, 0);
+    let y = img.height + 16;
+    ctx.font = "11px 'DejaVu Sans', Arial, sans-serif";
+    ctx.fillStyle = "#222";
+    if (bar) {
+      ctx.fillText(bar.title, 0, y, out.width);
+      const grad = ctx.createLinearGradient(0, 0, out.width, 0);
+      for (const [o, c] of bar.stops) grad.addColorStop(o, c);
+      ctx.fillStyle = grad;
+      ctx.fillRect(0, y + 5, out.width, 10);
+      ctx.fillStyle = "#222";
+      ctx.fillText(bar.low, 0, y + 28);
+      ctx.textAlign = "right";
+      ctx.fillText(bar.high, out.width, y + 28);
+      ctx.textAlign = "left";
+      y += 46;
+    }
+    ctx.font = "10px 'DejaVu Sans', Arial, sans-serif";
+    ctx.fillStyle = "#444";
+    for (const line of text) {
+      ctx.fillText(line, 0, y);
+      y += 14;
+    }
+    canvasBlob(out).then(
+      (blob) => downloadBlob(blob, downloadName(stem(), "png")),
+      (err) => console.error("[eagle_kit] could not export the view as PNG", err),
+    );
+  }
+  function onSvg() {
+    const img = composeView();
+    const doc = overlaySvgDocument({
+      imageHref: img.toDataURL("image/png"),
+      width: img.width,
+      height: img.height,
+      bar: barSpec(),
+      caption: map.caption + zoomNote(),
+    });
+    downloadBlob(new Blob([doc], { type: "image/svg+xml" }), downloadName(stem(), "svg"));
+  }
+  pngButton.addEventListener("click", onPng);
+  svgButton.addEventListener("click", onSvg);
+
   opacity.addEventListener("input", () => commit(model, "opacity", Number(opacity.value)));
   cmap.addEventListener("change", () => commit(model, "colormap", cmap.value));
+  kindSelect.addEventListener("change", () => commit(model, "map_kind", kindSelect.value));
   outlines.addEventListener("change", () => commit(model, "show_outlines", outlines.checked));
   truth.addEventListener("change", () => commit(model, "show_ground_truth", truth.checked));
   frame.addEventListener("input", () => commit(model, "frame", Number(frame.value)));
@@ -270,7 +478,7 @@ function render({ model, el }) {
       clearHover();
       full();
     },
-    selected: paintHeat,
+    "selected map_kind": paintHeat,
     colormap: () => {
       syncControls();
       paintHeat();
@@ -284,6 +492,7 @@ function render({ model, el }) {
     "boxes mask show_ground_truth": paintGroundTruth,
   });
   full();
+  setView(view);
   return () => {
     unlisten();
     releaseKeys();

@@ -1,12 +1,16 @@
 // TokenTimeline: the recorded tokens in order, coloured by visual reliance, each a toggle
 // button with a sparkline of its insertion curve. The selection is the synced `selected`.
+// With prompt span features, each token also shows the three-way reading of p(full): how much
+// rests on the image, on the prompt and on the language prior (a stacked bar, hover and aria).
 
 import {
+  PALETTE,
   RELIANCE_SCALE,
   clickSelection,
   column,
   decodeArray,
   formatProb,
+  formatSigned,
   keySelection,
   linePath,
   navigate,
@@ -23,6 +27,27 @@ import { commit, h, keepNavigationKeys, listen, s } from "./dom.js";
 
 const SPARK = { left: 1, top: 1, width: 38, height: 10 };
 
+/** Colours of the three-way reading: image (visual red), prompt (orange), prior (blue). */
+export const SPLIT_COLORS = Object.freeze({ image: PALETTE.visual, prompt: PALETTE.cause, prior: PALETTE.prior });
+
+/**
+ * Widths (fractions summing to 1, or all 0) of the stacked bar of one token's three-way
+ * reading: each part's positive share of p(full). Negative parts (an input that lowers the
+ * token) take no width; the text states them with their sign.
+ */
+export function splitWidths(image, prompt, prior) {
+  const parts = [image, prompt, prior].map((v) => (Number.isFinite(v) && v > 0 ? v : 0));
+  const total = parts[0] + parts[1] + parts[2];
+  return total > 0 ? parts.map((v) => v / total) : [0, 0, 0];
+}
+
+/** "rests on image +0.50, prompt +0.44, prior +0.06" for token i, or "" without the split. */
+export function splitText(d, i) {
+  if (!d.split) return "";
+  const [a, b, c] = d.split.map((arr) => arr[i]);
+  return `p(full) rests on image ${formatSigned(a)}, prompt ${formatSigned(b)}, prior ${formatSigned(c)}`;
+}
+
 function readData(model) {
   const d = model.get("data");
   return {
@@ -34,15 +59,46 @@ function readData(model) {
     pFull: decodeArray(d.p_full).data,
     insertion: decodeArray(d.insertion),
     area: decodeArray(d.area).data,
+    split: d.reliance_image
+      ? [d.reliance_image, d.reliance_prompt, d.reliance_prior].map((a) => decodeArray(a).data)
+      : null,
   };
 }
 
 /** One sentence describing token i (aria-label, tooltip and the details line). */
 function describe(d, i) {
   const target = d.targets.includes(i) ? ", in the objective" : "";
+  const split = d.split ? `; ${splitText(d, i)}` : "";
   return (
     `Token ${i} “${d.tokens[i]}”: p(black) ${formatProb(d.pBlack[i])}, p(full) ${formatProb(d.pFull[i])}, ` +
-    `visual reliance ${formatProb(d.reliance[i])} (${d.modality[i]})${target}`
+    `visual reliance ${formatProb(d.reliance[i])} (${d.modality[i]})${target}${split}`
+  );
+}
+
+function splitLegend() {
+  const item = (name, label) =>
+    h("span", { class: "ek-split-key" }, [
+      h("span", { class: "ek-split-swatch", style: { background: SPLIT_COLORS[name] } }),
+      ` ${label}`,
+    ]);
+  return h("div", { class: "ek-split-legend", "aria-hidden": "true" }, [
+    "bar under a token: what p(full) rests on — ",
+    item("image", "image"),
+    " ",
+    item("prompt", "prompt"),
+    " ",
+    item("prior", "language prior"),
+  ]);
+}
+
+function splitBar(d, i) {
+  const widths = splitWidths(...d.split.map((arr) => arr[i]));
+  return h(
+    "span",
+    { class: "ek-split-bar", "aria-hidden": "true", "data-widths": widths.map((w) => w.toFixed(3)).join(",") },
+    ["image", "prompt", "prior"].map((name, j) =>
+      h("span", { class: `ek-split-${name}`, style: { width: `${widths[j] * 100}%`, background: SPLIT_COLORS[name] } }),
+    ),
   );
 }
 
@@ -79,7 +135,8 @@ function render({ model, el }) {
   });
   const details = h("div", { class: "ek-token-details", "aria-hidden": "true" }, "\u00a0");
   const status = h("div", { class: "ek-selection-status", role: "status", "aria-live": "polite" });
-  root.append(legend(), group, details, status);
+  const split = h("div", {});
+  root.append(legend(), split, group, details, status);
 
   const selected = () => normalizeSelection(model.get("selected"), d.tokens.length);
   const select = (next) => commit(model, "selected", next, sameList);
@@ -96,6 +153,7 @@ function render({ model, el }) {
 
   function build() {
     markers = [];
+    split.replaceChildren(...(d.split ? [splitLegend()] : []));
     focus = Math.min(focus, Math.max(0, d.tokens.length - 1));
     buttons = d.tokens.map((text, i) => {
       const bg = relianceColor(d.reliance[i]);
@@ -111,7 +169,7 @@ function render({ model, el }) {
           title: describe(d, i),
           style: { background: rgbCss(bg), color: textColorFor(bg) },
         },
-        [h("span", { class: "ek-token-text" }, tokenDisplay(text)), sparkline(i)],
+        [h("span", { class: "ek-token-text" }, tokenDisplay(text)), sparkline(i), d.split ? splitBar(d, i) : null],
       );
       b.addEventListener("click", (e) => {
         focus = i;

@@ -368,7 +368,10 @@ class OpenAIScorer:
                     f"target_token_ids key {pos} is not a position of the {len(tokens)}-token answer."
                 )
         replacements = {pos % len(tokens): text for pos, text in replacements.items()}
-        resolved = resolve_targets(targets, tokens)
+        # the recorded texts (with replacements) spell the answer: resolve words on them, as
+        # every Explanation method will
+        spelled = [replacements.get(t, tokens[t]) for t in range(len(tokens))]
+        resolved = resolve_targets(targets, spelled, joined=True)
         if mode == "continuation":
             columns = resolved if resolved is not None else list(range(len(tokens)))
             default_targets = None
@@ -388,6 +391,8 @@ class OpenAIScorer:
             "answer": answer_text,
             "family": "api",
         }
+        if columns == list(range(len(tokens))):
+            metadata["token_text_joined"] = 1  # the recorded texts spell the answer
         if replacements:
             metadata["target_token_ids"] = json.dumps({str(k): v for k, v in replacements.items()})
         return APIScorer(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..images import as_media
+from ..targets import token_texts
 from .batching import AdaptiveBatcher
 from .families import Family, family_of
 from .generation import Generation
@@ -195,7 +196,35 @@ class VisionLanguageModel:
                 f"frames. Pass one H×W×3 image, or use a video family "
                 f"({', '.join(_video_families())})."
             )
+        if media.ndim == 4:
+            n, group = media.shape[0], self.temporal_patch_size
+            if n % group:
+                padded = n + group - n % group
+                warnings.warn(
+                    f"{self.family.name} takes video frames in groups of {group} "
+                    f"(temporal_patch_size); this {n}-frame video is given to it as {padded} "
+                    f"frames, the last one repeated. The copies are masked with the last frame, so "
+                    f"the explanation covers the {n} frame{'s' if n > 1 else ''} given.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         return media
+
+    @property
+    def temporal_patch_size(self) -> int:
+        """Frames the video processor groups into one temporal patch (1 = no grouping)."""
+        vp = getattr(self.processor, "video_processor", None)
+        size = getattr(vp, "temporal_patch_size", None)
+        return int(size) if isinstance(size, int) and size > 0 else 1
+
+    def _pad_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Frames repeated at the end to a multiple of :attr:`temporal_patch_size` (as Qwen2-VL's
+        own processor does; Qwen3-VL's refuses fewer frames than a group)."""
+        group = self.temporal_patch_size
+        extra = -frames.shape[0] % group
+        if not extra:
+            return frames
+        return np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)], axis=0)
 
     def _encode(self, media: np.ndarray, conversation: list[dict[str, Any]]) -> tuple[str, Any]:
         """Chat text and processor output (batch of one) for ``media`` and ``conversation``."""
@@ -258,8 +287,42 @@ class VisionLanguageModel:
         eos = self.tokenizer.eos_token_id
         return int(eos) if isinstance(eos, int) else None
 
-    def _token_texts(self, ids: Sequence[int]) -> list[str]:
-        return [self.tokenizer.decode([int(i)]) for i in ids]
+    def _token_texts(
+        self,
+        ids: Sequence[int],
+        *,
+        answer: str | None = None,
+        offsets: Sequence[tuple[int, int]] | None = None,
+        unknown_id: int | None = None,
+    ) -> list[str]:
+        """The text each token adds to the decoded answer (:func:`eagle_kit.targets.token_texts`):
+        leading spaces kept in every family, a character split over several byte-level
+        tokens shown whole on its first token and ``""`` on the continuation tokens. With
+        the answer text and its ``offsets``, an unknown token shows the text it stands for."""
+        texts = token_texts(ids, lambda chunk: self.tokenizer.decode(chunk))
+        if unknown_id is not None and answer is not None and offsets is not None:
+            for i, (token_id, (start, end)) in enumerate(zip(ids, offsets, strict=False)):
+                if int(token_id) == unknown_id and end > start:
+                    lead = texts[i][: len(texts[i]) - len(texts[i].lstrip())]
+                    texts[i] = lead + answer[start:end]
+        return texts
+
+    def _encode_answer(self, answer: str) -> dict[str, Any]:
+        """``input_ids`` of an answer text (no special tokens), with ``offset_mapping`` when
+        the tokenizer provides offsets (fast tokenizers)."""
+        try:
+            out = self.tokenizer(answer, add_special_tokens=False, return_offsets_mapping=True)
+        except (NotImplementedError, TypeError, ValueError):
+            out = self.tokenizer(answer, add_special_tokens=False)
+        return dict(out)
+
+    def _unknown_id(self) -> int | None:
+        """The tokenizer's unknown-token id, unless it doubles as an end/begin/pad token."""
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        if not isinstance(unk, int):
+            return None
+        other = {self.tokenizer.bos_token_id, self.tokenizer.pad_token_id, *self._stop_ids()}
+        return None if unk in other else unk
 
     # ------------------------------------------------------------------ generation
 
@@ -339,7 +402,13 @@ class VisionLanguageModel:
         self, items: list[np.ndarray], video: bool, nested: bool = False
     ) -> dict[str, Any]:
         if video:
-            return {"videos": list(items), **self.family.video_kwargs}
+            options = dict(self.family.video_kwargs)
+            vp = getattr(self.processor, "video_processor", None)
+            if hasattr(vp, "cap_pixels_per_frame") and vp.cap_pixels_per_frame is None:
+                # transformers 5.2x announces the per-frame pixel cap (qwen-vl-utils' behaviour)
+                # as the coming default and asks for an explicit choice: take it now
+                options["cap_pixels_per_frame"] = True
+            return {"videos": [self._pad_frames(x) for x in items], **options}
         return {"images": [[x] for x in items] if nested else list(items)}
 
     def _process_visual(self, items: list[np.ndarray], video: bool, text: str) -> dict[str, Any]:
@@ -361,6 +430,116 @@ class VisionLanguageModel:
                 **self._media_kwargs(items, video, nested=True),
             )
         return dict(out)
+
+    def native_image(self, image: Any) -> np.ndarray:
+        """``image`` at this model's native input size, as its image processor resizes (and
+        centre-crops) it: the pixels the vision tower would get, as ``H'×W'×3`` uint8.
+
+        Explaining the result takes the fast path (masks composed in the processed tensor, no
+        processor call per batch) and every pixel of it is seen by the model. The image
+        processor itself does the resampling (same filter and backend), without rescaling or
+        normalising; values are rounded to uint8.
+
+        Args:
+            image: an ``H×W×3`` image (array, PIL image or path).
+
+        Raises:
+            ValueError: the processor splits images into tiles at several scales (LLaVA-NeXT,
+                LLaVA-OneVision, InternVL with tiling): no single input size avoids resampling.
+        """
+        import torch
+
+        media = as_media(image)
+        if media.ndim != 3:
+            raise ValueError(
+                f"native_image takes one H×W×3 image; got shape {media.shape}. For video, "
+                "resize each frame with native_image(model, frame)."
+            )
+        ip = getattr(self.processor, "image_processor", None)
+        if ip is None:
+            raise ValueError(f"The processor of '{self.name}' has no image processor.")
+        out = ip(images=[media], do_rescale=False, do_normalize=False, return_tensors="pt")
+        pixels = out["pixel_values"].float()
+        grid = out.get("image_grid_thw")
+        if grid is not None and pixels.ndim == 2:  # Qwen-style flat patches
+            t, gh, gw = (int(v) for v in grid[0])
+            m = int(getattr(ip, "merge_size", 1) or 1)
+            p = int(getattr(ip, "patch_size", 1))
+            tp = int(getattr(ip, "temporal_patch_size", 1) or 1)
+            x = pixels.reshape(t, gh // m, gw // m, m, m, 3, tp, p, p)[0, :, :, :, :, :, 0]
+            chw = x.permute(4, 0, 2, 5, 1, 3, 6).reshape(3, gh * p, gw * p)
+        elif pixels.ndim == 4 and pixels.shape[0] == 1:
+            chw = pixels[0]
+        elif pixels.ndim == 5 and pixels.shape[:2] == (1, 1):
+            chw = pixels[0, 0]
+            mask = out.get("pixel_attention_mask")
+            if mask is not None and not bool(mask.all()):
+                raise ValueError(
+                    f"The image processor of '{self.name}' pads this image; give it an image whose "
+                    "sides match its size (see model.processor.image_processor.size)."
+                )
+        else:
+            raise ValueError(
+                f"The image processor of '{self.name}' ({type(ip).__name__}) splits this "
+                f"{media.shape[0]}×{media.shape[1]} image into {pixels.shape[-4] if pixels.ndim >= 4 else '?'} "
+                "tiles at several scales, so no single input size avoids resampling. Explain the "
+                "image as it is (exact, slower path)."
+            )
+        arr = torch.clamp(torch.round(chw), 0, 255).to(torch.uint8).permute(1, 2, 0)
+        return np.ascontiguousarray(arr.numpy())
+
+    def seen_mask(self, image: Any) -> np.ndarray | None:
+        """``H×W`` bool, ``True`` where the pixel reaches the vision tower; ``None`` = all.
+
+        Only centre-cropping processors (``do_center_crop``, e.g. LLaVA-1.5's CLIP processor
+        on a non-square image) drop pixels. A pixel counts as seen when changing it from
+        black to white moves some processed value (before normalisation) by more than half a
+        grey level; the seen rows and columns are found by bisection with the processor.
+        """
+        media = as_media(image)
+        frame = media[0] if media.ndim == 4 else media
+        ip = getattr(self.processor, "image_processor", None)
+        if ip is None or not getattr(ip, "do_center_crop", False) or media.ndim == 4:
+            return None
+        h, w = frame.shape[:2]
+
+        def process(arr: np.ndarray) -> np.ndarray:
+            out = ip(images=[arr], do_rescale=False, do_normalize=False, return_tensors="pt")
+            return out["pixel_values"].float().numpy()
+
+        black = np.zeros_like(frame)
+        base = process(black)
+
+        def moves(rows: slice, cols: slice) -> bool:
+            probe = black.copy()
+            probe[rows, cols] = 255
+            got = process(probe)
+            return got.shape != base.shape or bool(np.abs(got - base).max() > 0.5)
+
+        def first(n: int, band: Any) -> int:
+            """Smallest k such that the band of the first k lines moves the output."""
+            if band(1):
+                return 1  # the edge line is seen (the usual case: one call per edge)
+            lo, hi = 2, n
+            if not band(n):
+                return n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if band(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        top = first(h, lambda k: moves(slice(0, k), slice(None))) - 1
+        bottom = h - first(h, lambda k: moves(slice(h - k, h), slice(None))) + 1
+        left = first(w, lambda k: moves(slice(None), slice(0, k))) - 1
+        right = w - first(w, lambda k: moves(slice(None), slice(w - k, w))) + 1
+        if top == 0 and left == 0 and bottom == h and right == w:
+            return None
+        seen = np.zeros((h, w), bool)
+        seen[top:bottom, left:right] = True
+        return seen
 
     def prepare(
         self,
@@ -385,8 +564,9 @@ class VisionLanguageModel:
                 special tokens) instead of generating one.
             generation: explain this :class:`Generation` (from :meth:`generate`).
             messages: a custom message list instead of the standard one.
-            targets: tokens that form the objective: indices into the answer's tokens, a
-                word or list of words, or ``None`` (every answer token).
+            targets: tokens that form the objective: indices into the answer's tokens,
+                whole words or phrases, ``(word, k)`` occurrences, a list of these (see
+                :func:`eagle_kit.targets.resolve_targets`), or ``None`` (every answer token).
             target_token_ids: ``{answer position: id or text}`` scored instead of the
                 answer's token there (e.g. ``{0: "No"}`` for a hallucinated "Yes").
             max_new_tokens: used when the answer has to be generated.
@@ -417,6 +597,7 @@ class VisionLanguageModel:
         text, inputs = self._encode(media, conversation)
 
         end_id: int | None = None
+        answer_offsets: Sequence[tuple[int, int]] | None = None
         if generation is not None:
             if any(int(i) < 0 for i in generation.token_ids):
                 raise ValueError(
@@ -428,9 +609,9 @@ class VisionLanguageModel:
         elif answer is not None:
             if not isinstance(answer, str):
                 raise TypeError(f"answer must be a str; got {type(answer).__name__}.")
-            answer_ids = [
-                int(i) for i in self.tokenizer(answer, add_special_tokens=False)["input_ids"]
-            ]
+            encoded = self._encode_answer(answer)
+            answer_ids = [int(i) for i in encoded["input_ids"]]
+            answer_offsets = encoded.get("offset_mapping")
         else:
             generation = self.generate(
                 media, prompt, max_new_tokens=max_new_tokens, messages=messages
@@ -469,8 +650,17 @@ class VisionLanguageModel:
             lambda s: [int(i) for i in self.tokenizer(s, add_special_tokens=False)["input_ids"]],
             vocab_size=vocab,
         )
-        answer_tokens = self._token_texts(answer_ids)
-        default_targets = resolve_targets(targets, answer_tokens)
+        unknown_id = self._unknown_id()
+        recorded = self._token_texts(
+            scored_ids, answer=answer, offsets=answer_offsets, unknown_id=unknown_id
+        )
+        # targets resolve against the recorded texts, as every Explanation method does
+        default_targets = resolve_targets(
+            targets,
+            recorded,
+            joined=True,
+            unknown=[i for i, t in enumerate(scored_ids) if t == unknown_id],
+        )
         metadata: dict[str, Any] = {
             "scorer": "hf",
             "model": self.name,
@@ -481,7 +671,10 @@ class VisionLanguageModel:
             "dtype": str(self.dtype).replace("torch.", ""),
             "device": str(self.device),
             "include_end": int(bool(include_end)),
+            "token_text_joined": 1,
         }
+        if unknown_id is not None:
+            metadata["unk_token_id"] = int(unknown_id)
         if messages is not None:
             metadata["messages"] = json.dumps(conversation, default=str)
         if scored_ids != answer_ids:
@@ -505,7 +698,7 @@ class VisionLanguageModel:
             inputs=dict(inputs),
             answer_ids=answer_ids,
             scored_ids=scored_ids,
-            tokens=self._token_texts(scored_ids),
+            tokens=recorded,
             default_targets=default_targets,
             metadata=metadata,
             batch_size=int(batch_size) if batch_size else self.batch_size,
@@ -619,8 +812,11 @@ class ModelScorer:
         self._layout = self._learn_layout()
         self.composition = "layout" if self._layout is not None else "processor"
         self.metadata["composition"] = self.composition
+        self.seen = None if self.video else owner.seen_mask(self.media)
+        self._notice_geometry()
         self.metadata["n_visual_tokens"] = self._count_visual_tokens()
         self._prefix: dict[str, Any] | None = None
+        self.text_features: Any = None  # eagle_kit.text_regions.TextFeatures, see bind_text
         if owner.prefix_cache:
             self._prefix = self._build_prefix()
         self.metadata["prefix_cache"] = int(self._prefix is not None)
@@ -640,12 +836,79 @@ class ModelScorer:
             raise ValueError(f"batch_size must be >= 1; got {value}.")
         self._batcher.batch_size = int(value)
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities ``B×T`` of the recorded tokens for filled images ``B×[F×]H×W×3`` uint8."""
-        images = self._check_batch(images, "images", self.media.shape, np.uint8)
-        return self._score(len(images), lambda a, b: self._visual_from_images(images[a:b]))
+    def __call__(self, images: np.ndarray, *, text_keep: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities ``B×T`` of the recorded tokens for filled images ``B×[F×]H×W×3`` uint8.
 
-    def score_masks(self, masks: np.ndarray, fill_image: np.ndarray) -> np.ndarray:
+        ``text_keep`` (``B×S`` bool, one column per span bound with :meth:`bind_text`): the
+        prompt spans kept in each row; removed spans' tokens become the baseline token.
+        """
+        images = self._check_batch(images, "images", self.media.shape, np.uint8)
+        text_keep = self._check_text_keep(text_keep, len(images))
+        return self._score(
+            len(images), lambda a, b: self._visual_from_images(images[a:b]), text_keep
+        )
+
+    def bind_text(self, text_regions: Any, *, baseline: int | str | None = None) -> Any:
+        """Make prompt spans removable features of this scorer (see :mod:`eagle_kit.text_regions`).
+
+        The spans map to prompt tokens through the tokenizer's offsets; a removed span's
+        tokens are replaced in place by ``baseline`` (default: the pad token, else unk), so
+        the length, positions, attention mask and answer positions stay as they are. The
+        prefix cache, when on, is shortened to end before the first span's first token (it
+        stays exact: only tokens no span can change are cached).
+
+        Args:
+            text_regions: ``"words"``, ``"sentences"`` or ``(start, end)`` character spans
+                into the prompt.
+            baseline: the replacement token id, or a one-token text.
+
+        Returns:
+            The :class:`eagle_kit.text_regions.TextFeatures` (spans, texts, token positions).
+
+        Raises:
+            ValueError, TypeError: see :func:`eagle_kit.text_regions.map_spans`.
+        """
+        from ..text_regions import map_spans, text_spans
+
+        owner = self._owner
+        prompt = str(self.metadata.get("prompt", ""))
+        spans = text_spans(prompt, text_regions)
+        self.text_features = map_spans(
+            tokenizer=owner.tokenizer,
+            chat_text=self.chat_text,
+            prompt=prompt,
+            spans=spans,
+            input_ids=self._text["input_ids"][0, : self.prompt_length].tolist(),
+            baseline=baseline,
+            forbidden_ids=[
+                i for i in (owner.image_token_id, owner.video_token_id) if i is not None
+            ],
+        )
+        if self._prefix is not None and self._prefix["cut"] > self.text_features.first_position:
+            self._prefix = self._build_prefix()
+            self.metadata["prefix_cache"] = int(self._prefix is not None)
+        return self.text_features
+
+    def _check_text_keep(self, text_keep: Any, n: int) -> np.ndarray | None:
+        if text_keep is None:
+            return None
+        if self.text_features is None:
+            raise ValueError(
+                "text_keep was given but no prompt spans are bound; call bind_text(...) first."
+            )
+        keep = np.asarray(text_keep)
+        if keep.dtype != np.bool_:
+            raise TypeError(f"text_keep must be a bool array (True = keep); got {keep.dtype}.")
+        if keep.shape != (n, self.text_features.n_features):
+            raise ValueError(
+                f"text_keep must have shape ({n}, {self.text_features.n_features}) — one row per "
+                f"image, one column per prompt span; got {keep.shape}."
+            )
+        return keep
+
+    def score_masks(
+        self, masks: np.ndarray, fill_image: np.ndarray, *, text_keep: np.ndarray | None = None
+    ) -> np.ndarray:
         """Probabilities ``B×T`` for the image with masks applied: same as
         ``self(np.where(masks[..., None], image, fill_image))``, computed without composing
         images on the host when the processor allows it.
@@ -653,8 +916,10 @@ class ModelScorer:
         Args:
             masks: ``B×[F×]H×W`` bool, ``True`` = keep the pixel.
             fill_image: ``[F×]H×W×3`` uint8, what removed pixels become.
+            text_keep: ``B×S`` bool, the prompt spans kept (see :meth:`bind_text`).
         """
         masks = self._check_batch(masks, "masks", self.media.shape[:-1], np.bool_)
+        text_keep = self._check_text_keep(text_keep, len(masks))
         fill_image = np.asarray(fill_image)
         if fill_image.shape != self.media.shape or fill_image.dtype != np.uint8:
             raise ValueError(
@@ -667,15 +932,61 @@ class ModelScorer:
                 lambda a, b: self._visual_from_images(
                     np.where(masks[a:b, ..., None], self.media, fill_image)
                 ),
+                text_keep,
             )
         fill = self._processed_fill(fill_image)
-        return self._score(len(masks), lambda a, b: self._visual_from_masks(masks[a:b], fill))
+        return self._score(
+            len(masks), lambda a, b: self._visual_from_masks(masks[a:b], fill), text_keep
+        )
+
+    def model_inputs(self) -> dict[str, Any]:
+        """The model's keyword inputs for the unmasked image (batch of one, on its device):
+        the chat text with the answer teacher-forced, and the processed pixels. The logits at
+        the last ``len(self.token_ids)`` positions score the recorded tokens. For methods that
+        need one full forward pass with gradients or hidden states (:mod:`eagle_kit.baselines`).
+        The tensors are the scorer's own: do not modify them in place.
+        """
+        return {**self._aux, **self._text, self.pixel_key: self._original}
 
     def __repr__(self) -> str:
         return (
             f"ModelScorer(model={self._owner.name!r}, tokens={self.tokens!r}, "
             f"composition={self.composition!r}, batch_size={self.batch_size})"
         )
+
+    def _notice_geometry(self) -> None:
+        """Say once (per image size) when the processor crops or resamples the image."""
+        from ..images import NativeSizeWarning
+
+        owner = self._owner
+        shape = self.media.shape[-3:-1]
+        parts: list[str] = []
+        if self.seen is not None:
+            rows = np.flatnonzero(self.seen.any(axis=1))
+            cols = np.flatnonzero(self.seen.any(axis=0))
+            self.metadata["seen_fraction"] = round(float(self.seen.mean()), 4)
+            parts.append(
+                f"centre-crops this {shape[0]}×{shape[1]} image: the model sees rows "
+                f"{rows[0]}–{rows[-1]}, columns {cols[0]}–{cols[-1]} ({self.seen.mean():.0%} of "
+                "the pixels; the rest is hatched on overlays)"
+            )
+        if self.composition == "processor" and not self.video:
+            try:
+                target = " to {}×{}".format(*owner.native_image(self.media).shape[:2])
+            except ValueError:
+                target = ""
+            what = "resizes it" if parts else f"resizes this {shape[0]}×{shape[1]} image"
+            parts.append(
+                f"{what}{target}, so every batch of masked images goes through the processor "
+                "(exact, but slower)"
+            )
+        if parts:
+            warnings.warn(
+                f"The processor of '{owner.name}' {' and '.join(parts)}. "
+                "ek.native_image(model, image) gives the image the model sees (fast path).",
+                NativeSizeWarning,
+                stacklevel=4,
+            )
 
     # ------------------------------------------------------------------ checks
 
@@ -771,7 +1082,7 @@ class ModelScorer:
                 input_ids=self._text["input_ids"],
                 inputs_embeds=None,
                 attention_mask=self._text.get("attention_mask"),
-                past_key_values=None,
+                cache=None,
                 mm_token_type_ids=self._text.get("mm_token_type_ids"),
                 image_grid_thw=kwargs.get("image_grid_thw"),
                 video_grid_thw=kwargs.get("video_grid_thw"),
@@ -794,9 +1105,13 @@ class ModelScorer:
         if not visual:
             return None
         hits = torch.nonzero(torch.isin(ids, torch.tensor(visual, device=ids.device))).flatten()
-        if hits.numel() == 0 or int(hits[0]) < 2:
+        if hits.numel() == 0:
             return None
         cut = int(hits[0])
+        if self.text_features is not None:  # a prompt span can change: cache only before it
+            cut = min(cut, self.text_features.first_position)
+        if cut < 2:
+            return None
         positions = self._position_ids()
         if owner.family.mrope and positions is None:
             return None
@@ -817,7 +1132,7 @@ class ModelScorer:
                 out = lm(**kwargs)
         except Exception:  # noqa: BLE001 - a language model that cannot run text alone: no cache
             return None
-        cache = getattr(out, "past_key_values", None)
+        cache = getattr(out, "cache", None)  # named `past_key_values` before transformers 5.2x
         if cache is None or not hasattr(cache, "batch_repeat_interleave"):
             return None
         return {"cut": cut, "cache": cache, "positions": positions}
@@ -849,24 +1164,35 @@ class ModelScorer:
     def _on_shrink(self, size: int) -> None:
         self._owner.batch_size = min(self._owner.batch_size, size)
 
-    def _score(self, n: int, visual: Any) -> np.ndarray:
+    def _score(self, n: int, visual: Any, text_keep: np.ndarray | None = None) -> np.ndarray:
         if n == 0:
             return np.zeros((0, self._n_cols))
-        parts = self._batcher.run(n, lambda a, b: self._forward(visual(a, b), b - a))
+        parts = self._batcher.run(
+            n,
+            lambda a, b: self._forward(
+                visual(a, b), b - a, None if text_keep is None else text_keep[a:b]
+            ),
+        )
         return np.concatenate(parts, axis=0)
 
-    def _forward(self, pixels: Any, b: int) -> np.ndarray:
+    def _forward(self, pixels: Any, b: int, text_keep: np.ndarray | None = None) -> np.ndarray:
         import torch
 
         owner = self._owner
         kwargs: dict[str, Any] = {key: _repeat(value, b) for key, value in self._aux.items()}
         kwargs[self.pixel_key] = pixels
         text = {key: _repeat(value, b) for key, value in self._text.items()}
+        if text_keep is not None and not text_keep.all():
+            ids = text["input_ids"]
+            replace = self.text_features.replace_mask(text_keep, ids.shape[1])
+            text["input_ids"] = ids.masked_fill(
+                torch.from_numpy(replace).to(ids.device), self.text_features.baseline_id
+            )
         if self._prefix is not None:
             cut = self._prefix["cut"]
             cache = copy.deepcopy(self._prefix["cache"])
             cache.batch_repeat_interleave(b)
-            kwargs["past_key_values"] = cache
+            kwargs["cache"] = cache
             kwargs["input_ids"] = text["input_ids"][:, cut:]
             for key, value in text.items():
                 if key == "attention_mask":
@@ -881,12 +1207,7 @@ class ModelScorer:
         if owner._keeps_logits:
             kwargs["logits_to_keep"] = self._n_cols
         kwargs["use_cache"] = self._prefix is not None
-        with torch.inference_mode(), warnings.catch_warnings():
-            # transformers 5.2x announces a rename of `past_key_values` to `cache` whose new
-            # name its forward does not honour yet (the prefix would be ignored): keep the old one
-            warnings.filterwarnings(
-                "ignore", message=".*past_key_values.*deprecated", category=FutureWarning
-            )
+        with torch.inference_mode():
             logits = owner.model(**kwargs).logits[:, -self._n_cols :, :]
             logp = torch.log_softmax(logits.float(), dim=-1)
             probs = logp.gather(-1, self._ids.expand(b, -1, -1)).squeeze(-1).exp()

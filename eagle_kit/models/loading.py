@@ -18,13 +18,15 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def shapes_model_path() -> Path:
-    """Folder of the embedded shapes model: ``$EAGLE_KIT_SHAPES_MODEL`` or ``<repo>/data/shapes-vlm``."""
+    """Folder of the embedded shapes model: ``$EAGLE_KIT_SHAPES_MODEL`` if set, else the copy
+    shipped inside the package (``eagle_kit/shapes/shapes-vlm``; ``data/shapes-vlm`` in a
+    checkout links there), so it is found from any folder after ``pip install``."""
     override = os.environ.get(SHAPES_ENV)
     if override:
-        return Path(override)
-    import eagle_kit
+        return Path(override).expanduser()
+    from ..shapes.model import EMBEDDED_MODEL_DIR
 
-    return Path(eagle_kit.__file__).resolve().parent.parent / "data" / "shapes-vlm"
+    return EMBEDDED_MODEL_DIR
 
 
 def resolve_device(device: Any) -> Any:
@@ -86,10 +88,17 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
     if name == "shapes":
         folder = shapes_model_path()
         if not (folder / "config.json").exists():
+            env = os.environ.get(SHAPES_ENV)
+            where = (
+                f"${SHAPES_ENV} points to '{folder}', which holds no model"
+                if env
+                else f"The embedded shapes model is missing from '{folder}'"
+            )
+            other = "" if env else f"\nor point ${SHAPES_ENV} to a folder that holds it."
             raise FileNotFoundError(
-                f"The embedded shapes model is not at '{folder}'. Train it (a few minutes on CPU) "
-                f"with:\n    python -m eagle_kit.shapes.train --out data/shapes-vlm\nor point "
-                f"{SHAPES_ENV} to a folder that holds it."
+                f"{where}. Reinstall eagle-kit (its wheel and source distribution ship the model), "
+                f"or train it there (about 15 min on CPU) with:"
+                f"\n    python -m eagle_kit.shapes.train --out '{folder}'{other}"
             )
         return str(folder), "shapes"
     path = Path(name).expanduser()

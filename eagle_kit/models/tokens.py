@@ -1,100 +1,18 @@
-"""Answer tokens: resolving ``targets`` and replacement target ids (shared by all scorers)."""
+"""Answer tokens: resolving ``targets`` and replacement target ids (shared by all scorers).
+
+``resolve_targets`` and ``normalize_token`` live in :mod:`eagle_kit.targets` (the one target
+resolver of the package) and are re-exported here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
+from ..targets import normalize_token, resolve_targets
+
 __all__ = ["resolve_targets", "resolve_target_token_ids", "normalize_token"]
-
-_MARKERS = ("▁", "Ġ", "Ċ", "##")
-
-
-def normalize_token(text: str) -> str:
-    """A token's text without surrounding space or sub-word markers, lower-cased."""
-    text = text.strip()
-    for marker in _MARKERS:
-        if text.startswith(marker):
-            text = text[len(marker) :]
-    return text.strip().lower()
-
-
-def _listing(tokens: Sequence[str]) -> str:
-    return ", ".join(f"{i}:{t!r}" for i, t in enumerate(tokens))
-
-
-def _match_word(word: str, tokens: Sequence[str]) -> list[int]:
-    """Indices of the tokens that spell ``word`` (a whole token, or consecutive sub-words)."""
-    key = normalize_token(word)
-    if not key:
-        return []
-    whole = [i for i, t in enumerate(tokens) if normalize_token(t) == key]
-    if whole:
-        return whole
-    found: list[int] = []
-    for start in range(len(tokens)):
-        text = ""
-        for end in range(start, len(tokens)):
-            text += tokens[end]
-            spelled = normalize_token(text)
-            if spelled == key:
-                found.extend(range(start, end + 1))
-                break
-            if not spelled or not key.startswith(spelled):
-                break
-    return sorted(set(found))
-
-
-def resolve_targets(targets: Any, tokens: Sequence[str]) -> list[int] | None:
-    """Turn a user's ``targets`` into indices into the answer's tokens.
-
-    Args:
-        targets: ``None`` (every answer token), an index, a word, or a list mixing both.
-            Words match answer tokens case-insensitively, ignoring spaces and sub-word
-            markers; a word split over several tokens selects all of them; every occurrence
-            is selected.
-        tokens: the text of each answer token.
-
-    Returns:
-        Sorted unique indices, or ``None`` for every token.
-
-    Raises:
-        ValueError: an index out of range, or a word the answer does not contain (the
-            message lists the answer's tokens).
-        TypeError: anything that is neither an int nor a str.
-    """
-    if targets is None:
-        return None
-    items = [targets] if isinstance(targets, (str, int, np.integer)) else list(targets)
-    if not items:
-        raise ValueError("targets is empty; pass None for every answer token, or indices/words.")
-    out: set[int] = set()
-    n = len(tokens)
-    for item in items:
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            idx = int(item)
-            if not -n <= idx < n:
-                raise ValueError(
-                    f"Target index {idx} is out of range for an answer of {n} tokens "
-                    f"({_listing(tokens)}). Use an index in 0..{n - 1} or a word."
-                )
-            out.add(idx % n)
-        elif isinstance(item, str):
-            hits = _match_word(item, tokens)
-            if not hits:
-                raise ValueError(
-                    f"Target word {item!r} is not in the answer. The answer's tokens are: "
-                    f"{_listing(tokens)}. Pass one of these words or an index."
-                )
-            out.update(hits)
-        else:
-            raise TypeError(
-                f"targets must be None, an int index, a word, or a list of them; got "
-                f"{type(item).__name__} ({item!r})."
-            )
-    return sorted(out)
 
 
 def resolve_target_token_ids(

@@ -48,7 +48,14 @@ __all__ = [
     "build_model",
     "messages_for",
     "save_pretrained_folder",
+    "EMBEDDED_MODEL_DIR",
 ]
+
+EMBEDDED_MODEL_DIR: Path = Path(__file__).resolve().parent / "shapes-vlm"
+"""Where the trained embedded model ships: package data of ``eagle_kit.shapes``, so that a
+plain ``pip install`` carries it (the repository's ``data/shapes-vlm`` links here).
+``eagle_kit.load_model("shapes")`` reads it unless ``$EAGLE_KIT_SHAPES_MODEL`` points elsewhere;
+``python -m eagle_kit.shapes.train`` writes it."""
 
 PAD, UNK, BOS, EOS, IMAGE, USER, ASSISTANT = (
     "<pad>",

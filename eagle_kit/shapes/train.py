@@ -435,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m eagle_kit.shapes.train", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--out", required=True, help="folder to write the model into")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder to write the model into (default: where load_model('shapes') reads it, "
+        "$EAGLE_KIT_SHAPES_MODEL or the package's copy)",
+    )
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
@@ -452,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=TrainConfig.threads)
     parser.add_argument("--no-gate", action="store_true", help="save without the quality gate")
     args = parser.parse_args(argv)
+    if args.out is None:
+        from ..models.loading import shapes_model_path
+
+        args.out = str(shapes_model_path())
     config = TrainConfig(
         seed=args.seed, steps=args.steps, batch_size=args.batch_size,
         cooccurrence=args.cooccurrence, threads=args.threads, planted_steps=args.planted_steps,

@@ -3,6 +3,7 @@
 * :class:`TokenTimeline` — tokens coloured by visual reliance; click to select.
 * :class:`RegionOverlay` — the attribution heat map of the objective or the selected tokens.
 * :class:`AblationSlider` — insert/delete the top-k regions; optional live re-scoring.
+* :class:`PromptView` — the prompt's spans coloured by their value (``text_regions``).
 * :class:`Explorer` — all of them linked, with curves and metrics (``expl.show()``).
 * :func:`save_html` — a self-contained page of any of them, working without a kernel.
 
@@ -18,6 +19,7 @@ from ._encoding import decode_array, encode_array
 from .explorer import Explorer, Panel
 from .export import save_html
 from .overlay import COLORMAPS, RegionOverlay
+from .prompt import PromptView, link_prompt_view
 from .slider import AblationSlider, LiveResult
 from .timeline import TokenTimeline
 
@@ -26,6 +28,8 @@ __all__ = [
     "Panel",
     "TokenTimeline",
     "RegionOverlay",
+    "PromptView",
+    "link_prompt_view",
     "AblationSlider",
     "LiveResult",
     "COLORMAPS",

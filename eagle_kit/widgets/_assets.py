@@ -27,6 +27,7 @@ FRONTEND_FILES: tuple[str, ...] = (
     "ablation_slider.js",
     "explorer.js",
     "standalone.js",
+    "prompt_view.js",
     "eagle_kit.css",
 )
 

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import anywidget
-import numpy as np
 import traitlets
 import xarray as xr
 
@@ -30,7 +29,13 @@ _ARRAYS: dict[str, tuple[str, str]] = {
     "attribution": ("attribution", "float64"),
     "order": ("order", "int32"),
     "image": ("image", "uint8"),
+    "reliance_image": ("reliance_image", "float32"),
+    "reliance_prompt": ("reliance_prompt", "float32"),
+    "reliance_prior": ("reliance_prior", "float32"),
 }
+#: Fields sent only when the explanation has them (the three-way reading of explanations
+#: with prompt span features); left out of the payload otherwise.
+_OPTIONAL: frozenset[str] = frozenset({"reliance_image", "reliance_prompt", "reliance_prior"})
 
 
 def as_explanation(value: Any, widget: str = "This widget") -> Explanation:
@@ -58,6 +63,8 @@ def explanation_payload(expl: Explanation, fields: Iterable[str]) -> dict[str, A
         "targets": expl.targets,
     }
     for name in fields:
+        if name in _OPTIONAL and _ARRAYS[name][0] not in ds:
+            continue
         if name == "modality":
             out[name] = [str(m) for m in ds["modality"].values]
         elif name == "labels":
@@ -145,13 +152,15 @@ class ExplanationWidget(anywidget.AnyWidget):
     def _check_selected(self, proposal: dict[str, Any]) -> list[int]:
         return check_token_indices(proposal["value"], self.tokens)
 
-    def select(self, *tokens: int | str) -> None:
-        """Select tokens by index or by text (stripped match), replacing the selection.
+    def select(self, *tokens: int | str | tuple[str, int]) -> None:
+        """Select tokens, replacing the selection, by the rule ``explain`` uses for targets:
+        indices, whole words or phrases, ``(word, k)`` for the k-th occurrence (see
+        :func:`eagle_kit.targets.resolve_targets`). No argument clears the selection.
 
         Example:
-            >>> timeline.select(" cat", 4)  # doctest: +SKIP
+            >>> timeline.select("cat", 4)  # doctest: +SKIP
         """
-        self.selected = token_indices(tokens, self.tokens)
+        self.selected = token_indices(tokens, self.tokens, self._explanation)
 
     def save_html(self, path: Any, *, title: str | None = None) -> Any:
         """Write a self-contained page with this widget (no kernel needed); see :func:`save_html`."""
@@ -175,24 +184,28 @@ def check_token_indices(value: Iterable[int], tokens: list[str]) -> list[int]:
     return out
 
 
-def token_indices(tokens: Iterable[int | str], names: list[str]) -> list[int]:
-    """Indices of tokens given by index or text; ``TraitError`` naming the valid ones."""
-    out: list[int] = []
-    for tok in tokens:
-        if isinstance(tok, (int, np.integer)) and not isinstance(tok, bool):
-            out.append(int(tok))
-        elif isinstance(tok, str):
-            hits = [i for i, s in enumerate(names) if s.strip() == tok.strip()]
-            if not hits:
-                raise traitlets.TraitError(
-                    f"Token {tok!r} is not among the recorded tokens: {names}."
-                )
-            out.extend(hits)
-        else:
-            raise traitlets.TraitError(
-                f"Select tokens by index (int) or text (str); got {type(tok).__name__}."
-            )
-    return check_token_indices(out, names)
+def token_indices(
+    tokens: Iterable[Any], names: list[str], explanation: Explanation | None = None
+) -> list[int]:
+    """Indices of the tokens given by index, word, phrase or ``(word, k)``, resolved by
+    :func:`eagle_kit.targets.resolve_recorded_targets` (the rule ``explain`` uses); a
+    ``TraitError`` listing the answer's words otherwise. Nothing given selects nothing."""
+    from ..targets import resolve_recorded_targets
+
+    items = list(tokens)
+    if not items:
+        return []
+    attrs = explanation.attrs if explanation is not None else None
+    ids = (
+        explanation.dataset["token_id"].values
+        if explanation is not None and "token_id" in explanation.dataset
+        else None
+    )
+    try:
+        out = resolve_recorded_targets(items, names, attrs=attrs, token_ids=ids)
+    except (ValueError, TypeError) as err:
+        raise traitlets.TraitError(str(err)) from None
+    return check_token_indices(out or [], names)
 
 
 def check_step(k: int, n_regions: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import traitlets
 import xarray as xr
 
+from ..colors import PALETTE
 from ..explanation import Explanation
 from ._assets import load_css, load_esm
 from ._base import (
@@ -22,13 +24,16 @@ from ._base import (
     finite_or_none,
 )
 from .overlay import RegionOverlay
+from .prompt import PromptView
 from .slider import AblationSlider
 from .timeline import TokenTimeline
 
 __all__ = ["Explorer", "Panel", "CURVES"]
 
-#: How the insertion/deletion curves are drawn: a plotly FigureWidget, or SVG by explorer.js.
-CURVES: tuple[str, ...] = ("plotly", "svg")
+#: How the insertion/deletion curves are drawn: ``"svg"`` (default) by explorer.js in each
+#: panel (light: no plotting library in the notebook, works in exported pages, downloads), or
+#: ``"plotly"``: one plotly FigureWidget with every panel's curves (plotly.js is sent once).
+CURVES: tuple[str, ...] = ("svg", "plotly")
 _REF = "anywidget:"
 
 
@@ -42,7 +47,17 @@ class Panel:
     timeline: TokenTimeline
     overlay: RegionOverlay
     slider: AblationSlider
-    figure: Any = None  #: plotly ``FigureWidget`` of the curves (``curves="plotly"``), else None
+    figure: Any = (
+        None  #: the explorer's shared plotly ``FigureWidget`` (``curves="plotly"``), else None
+    )
+    #: the prompt's spans coloured by value (explanations with ``text_regions=...``), else None
+    prompt: PromptView | None = None
+
+    @property
+    def has_image_map(self) -> bool:
+        """False for a text-only explanation (``regions="none"``): no map, overlay or slider
+        is shown, only the prompt view and the curves."""
+        return self.explanation.n_image_regions > 0
 
 
 class Explorer(anywidget.AnyWidget):
@@ -50,12 +65,21 @@ class Explorer(anywidget.AnyWidget):
 
     Composes a :class:`TokenTimeline`, a :class:`RegionOverlay` and an
     :class:`AblationSlider` with the insertion/deletion curves (current k marked; click a
-    point to move k) and the metrics table. Token selection, k and the insertion/deletion
+    point to move k) and the metrics table. For an explanation with prompt span features
+    (``ek.explain(..., text_regions="words")``) a :class:`~eagle_kit.widgets.PromptView`
+    sits next to the overlay: the prompt's words coloured by their value, recoloured by the
+    selected tokens' gain as the overlay is; a text-only explanation (``regions="none"``)
+    shows the prompt view and the curves instead of a map. Token selection, k and the insertion/deletion
     mode are linked both ways between all parts (by Python; in an exported page, by the
     page itself). Several
     explanations (methods or models on the same image) are shown side by side in a grid;
     selections are linked across panels that record the same tokens, k across panels with
     the same number of regions.
+
+    Displayed in a notebook, the explorer also leaves a static view of its state (maps
+    with colour bars, token strip, curves, metrics; HTML and PNG) just before the widget,
+    so that ``jupyter nbconvert --to html`` and GitHub show the explanation; a live front
+    end hides it once the widget renders.
 
     Args:
         explanations: an :class:`~eagle_kit.Explanation`, a list of them, or a dict
@@ -63,7 +87,10 @@ class Explorer(anywidget.AnyWidget):
         titles: panel titles (default: method, search and model of each explanation).
         scorer: enables the slider's live mode: one scorer for every panel, or a list with
             one (or None) per explanation.
-        curves: ``"plotly"`` (a FigureWidget) or ``"svg"`` (lighter; what exported pages use).
+        curves: ``"svg"`` (default; drawn by the widget, the y range follows the data, with
+            PNG/SVG downloads; what exported pages use) or ``"plotly"`` (one FigureWidget
+            for all panels, below the grid; needs plotly and adds plotly.js, about 4.6 MB,
+            to the saved notebook).
         selected, k, mode: initial token selection, step and ablation mode.
         width: displayed image width in CSS pixels.
 
@@ -82,6 +109,10 @@ class Explorer(anywidget.AnyWidget):
 
     _panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     _links = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: reference of the shared plotly figure (``curves="plotly"``), else ""
+    _figure = traitlets.Unicode("").tag(sync=True)
+    #: id of the static view displayed with this explorer, hidden once the widget renders
+    _static_id = traitlets.Unicode("").tag(sync=True)
     #: link in the browser (exported pages); with a kernel, Python links the parts
     _browser_links = traitlets.Bool(False).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -94,7 +125,7 @@ class Explorer(anywidget.AnyWidget):
         *,
         titles: Sequence[str] | None = None,
         scorer: Any = None,
-        curves: str = "plotly",
+        curves: str = "svg",
         selected: list[int] | None = None,
         k: int | None = None,
         mode: str = "insertion",
@@ -122,10 +153,12 @@ class Explorer(anywidget.AnyWidget):
                 timeline=TokenTimeline(expl),
                 overlay=RegionOverlay(expl, width=width),
                 slider=slider,
+                prompt=PromptView(expl) if expl.text_spans else None,
             )
-            if curves == "plotly":
-                panel.figure = _curves_figure(expl, slider)
             self.panels.append(panel)
+        figure = _curves_figure(self.panels) if curves == "plotly" else None
+        for panel in self.panels:
+            panel.figure = figure
         groups = self._link_groups()
         super().__init__(
             _panels=[self._panel_state(p) for p in self.panels],
@@ -136,6 +169,8 @@ class Explorer(anywidget.AnyWidget):
                 }
                 for attr, members in groups
             ],
+            _figure=f"{_REF}{figure.model_id}" if figure is not None else "",
+            _static_id=uuid.uuid4().hex,
             selected=list(selected or []),
             k=default_step(self._first.n_regions) if k is None else k,
             mode=mode,
@@ -162,15 +197,16 @@ class Explorer(anywidget.AnyWidget):
 
     @property
     def figure(self) -> Any:
-        """The first panel's plotly FigureWidget (None with ``curves="svg"``)."""
+        """The plotly FigureWidget shared by every panel (None with ``curves="svg"``)."""
         return self.panels[0].figure
 
     @property
     def explanations(self) -> list[Explanation]:
         return [p.explanation for p in self.panels]
 
-    def select(self, *tokens: int | str) -> None:
-        """Select tokens by index or text in every linked part (see ``TokenTimeline.select``)."""
+    def select(self, *tokens: int | str | tuple[str, int]) -> None:
+        """Select tokens by index, word, phrase or ``(word, k)`` in every linked part (the
+        rule ``explain`` uses for targets; see ``TokenTimeline.select``)."""
         self.timeline.select(*tokens)
 
     def close(self) -> None:
@@ -179,10 +215,39 @@ class Explorer(anywidget.AnyWidget):
             link.unlink()
         self._python_links = []
         for p in getattr(self, "panels", []):
-            for widget in (p.timeline, p.overlay, p.slider, p.figure):
-                if widget is not None:
+            for widget in (p.timeline, p.overlay, p.slider, p.figure, p.prompt):
+                if widget is not None and widget.comm is not None:
                     widget.close()
         super().close()
+
+    # -- display -------------------------------------------------------------------------
+    def static_html(self) -> str:
+        """The static view of the current state as self-contained HTML (no script): per
+        panel the map with its colour bar, the token strip, the curves (SVG) and metrics."""
+        from .static import static_html
+
+        return static_html(self, static_id=self._static_id)
+
+    def static_png(self) -> bytes:
+        """The static view as PNG bytes (map, colour bar and curves of every panel)."""
+        from .static import static_png
+
+        return static_png(self)
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Show the static view, then the widget (which hides the static view when it
+        renders). Viewers without a widget manager (nbconvert, GitHub) keep the static view."""
+        from IPython.display import display
+
+        display(
+            {"text/html": self.static_html(), "image/png": self.static_png()},
+            metadata={"text/html": {"isolated": False}},
+            raw=True,
+        )
+        bundle = self._repr_mimebundle_(**kwargs)
+        if bundle:
+            data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+            display(data, metadata=metadata, raw=True)
 
     def save_html(self, path: Any, *, title: str | None = None) -> Any:
         """Write a self-contained page with this explorer (no kernel needed); see :func:`save_html`."""
@@ -207,7 +272,13 @@ class Explorer(anywidget.AnyWidget):
             "timeline": f"{_REF}{p.timeline.model_id}",
             "overlay": f"{_REF}{p.overlay.model_id}",
             "slider": f"{_REF}{p.slider.model_id}",
-            "figure": f"{_REF}{p.figure.model_id}" if p.figure is not None else "",
+            "prompt": f"{_REF}{p.prompt.model_id}" if p.prompt is not None else "",
+            "image_map": p.has_image_map,
+            "x_label": (
+                "fraction of the image inserted / deleted"
+                if p.has_image_map
+                else "fraction of the prompt spans inserted / deleted"
+            ),
             "metrics": [[name, finite_or_none(v)] for name, v in p.explanation.metrics().items()],
         }
 
@@ -216,23 +287,20 @@ class Explorer(anywidget.AnyWidget):
         first = self._first
         groups: list[tuple[str, list[Any]]] = []
         same_tokens = [p for p in self.panels if p.explanation.tokens == first.tokens]
-        groups.append(
-            (
-                "selected",
-                [self, *(w for p in same_tokens for w in (p.timeline, p.overlay, p.slider))],
-            )
-        )
-        groups += [
-            ("selected", [p.timeline, p.overlay, p.slider])
-            for p in self.panels
-            if p not in same_tokens
-        ]
+        groups.append(("selected", [self, *(w for p in same_tokens for w in _selectable(p))]))
+        groups += [("selected", _selectable(p)) for p in self.panels if p not in same_tokens]
         same_n = [p for p in self.panels if p.explanation.n_regions == first.n_regions]
         groups.append(("k", [self, *(w for p in same_n for w in (p.timeline, p.slider))]))
         groups += [("k", [p.timeline, p.slider]) for p in self.panels if p not in same_n]
         groups.append(("mode", [self, *(p.slider for p in self.panels)]))
         groups += [("frame", [p.overlay, p.slider]) for p in self.panels]  # video frames
         return groups
+
+
+def _selectable(p: Panel) -> list[Any]:
+    """The widgets of a panel that follow the token selection."""
+    parts: list[Any] = [p.timeline, p.overlay, p.slider]
+    return parts + ([p.prompt] if p.prompt is not None else [])
 
 
 def _as_list(value: Any) -> list[tuple[str, Explanation]]:
@@ -263,27 +331,49 @@ def _per_panel(scorer: Any, n: int) -> list[Any]:
     return [scorer] * n
 
 
-def _curves_figure(expl: Explanation, slider: AblationSlider) -> Any:
-    """A plotly FigureWidget of the insertion/deletion curves that follows ``slider``."""
+def _curves_figure(panels: list[Panel]) -> Any:
+    """One plotly FigureWidget with the insertion/deletion curves of every panel (two traces
+    per panel, legend grouped by panel); each follows its panel's slider, and clicking a
+    point moves that panel's k. One figure, so plotly.js reaches the notebook once."""
     import plotly.graph_objects as go
 
-    area = expl.dataset["area"].values
-    fig = go.FigureWidget(
-        data=[
-            go.Scatter(x=area, mode="lines+markers", name="insertion", line={"color": "#1976d2"}),
+    many = len(panels) > 1
+    traces, shapes = [], []
+    for i, p in enumerate(panels):
+        area = p.explanation.dataset["area"].values
+        prefix = f"{p.title}: " if many else ""
+        style = {"width": 2} if i == 0 else {"width": 2, "dash": ["solid", "dot", "dashdot"][i % 3]}
+        traces += [
             go.Scatter(
                 x=area,
                 mode="lines+markers",
-                name="deletion",
-                line={"color": "#d84315", "dash": "dash"},
+                name=f"{prefix}insertion",
+                legendgroup=str(i),
+                line={"color": PALETTE["insertion"], **style},
             ),
-        ],
+            go.Scatter(
+                x=area,
+                mode="lines+markers",
+                name=f"{prefix}deletion",
+                legendgroup=str(i),
+                line={
+                    "color": PALETTE["deletion"],
+                    **style,
+                    "dash": "dash" if i == 0 else style["dash"],
+                },
+            ),
+        ]
+        shapes.append(
+            {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "width": 1}}
+        )
+    fig = go.FigureWidget(
+        data=traces,
         layout=go.Layout(
-            width=440,
-            height=280,
-            margin={"l": 48, "r": 12, "t": 40, "b": 44},
+            width=520 if many else 440,
+            height=300 if many else 280,
+            margin={"l": 52, "r": 12, "t": 40, "b": 44},
             xaxis={"title": {"text": "fraction of the image inserted / deleted"}, "range": [0, 1]},
-            yaxis={"title": {"text": "mean p"}, "range": [0, 1.02]},
+            yaxis={"title": {"text": "mean p"}},
             title={"font": {"size": 12}},
             legend={
                 "orientation": "h",
@@ -292,39 +382,50 @@ def _curves_figure(expl: Explanation, slider: AblationSlider) -> Any:
                 "xanchor": "right",
                 "yanchor": "bottom",
             },
-            shapes=[
-                {
-                    "type": "line",
-                    "yref": "paper",
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"dash": "dot", "width": 1},
-                }
-            ],
+            shapes=shapes,
             template="plotly_white",
         ),
     )
 
-    def update(change: Any = None) -> None:
-        tokens = list(slider.selected) or expl.targets
-        names = " ".join(repr(expl.tokens[t].strip() or expl.tokens[t]) for t in tokens[:6])
-        more = f" +{len(tokens) - 6}" if len(tokens) > 6 else ""
-        x = float(area[slider.k])
-        with fig.batch_update():
-            fig.data[0].y = expl.curve("insertion", tokens)
-            fig.data[1].y = expl.curve("deletion", tokens)
-            fig.layout.shapes[0].x0 = x
-            fig.layout.shapes[0].x1 = x
-            fig.layout.title.text = (
-                f"mean p of {names}{more} · k = {slider.k} (click a point to move k)"
-            )
+    shown: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # curves drawn now, per panel
 
-    def on_click(trace: Any, points: Any, state: Any) -> None:
-        if points.point_inds:
-            slider.k = int(np.clip(points.point_inds[0], 0, expl.n_regions))
+    def updater(i: int, p: Panel) -> Any:
+        expl, slider = p.explanation, p.slider
+        area = expl.dataset["area"].values
 
-    for trace in fig.data:
-        trace.on_click(on_click)
-    slider.observe(update, names=["k", "selected"])
-    update()
+        def update(change: Any = None) -> None:
+            from .static import curve_domain
+
+            tokens = list(slider.selected) or expl.targets
+            ins, dele = expl.curve("insertion", tokens), expl.curve("deletion", tokens)
+            x = float(area[slider.k])
+            shown[i] = (ins, dele)
+            with fig.batch_update():
+                fig.data[2 * i].y = ins
+                fig.data[2 * i + 1].y = dele
+                fig.layout.shapes[i].x0 = x
+                fig.layout.shapes[i].x1 = x
+                lo, hi, zoomed = curve_domain([c for pair in shown.values() for c in pair])
+                fig.layout.yaxis.range = [lo, hi]
+                fig.layout.yaxis.title.text = "mean p (zoomed)" if zoomed else "mean p"
+                if i == 0:
+                    names = " ".join(
+                        repr(expl.tokens[t].strip() or expl.tokens[t]) for t in tokens[:6]
+                    )
+                    more = f" +{len(tokens) - 6}" if len(tokens) > 6 else ""
+                    fig.layout.title.text = (
+                        f"mean p of {names}{more} · k = {slider.k} (click a point to move k)"
+                    )
+
+        def on_click(trace: Any, points: Any, state: Any) -> None:
+            if points.point_inds:
+                slider.k = int(np.clip(points.point_inds[0], 0, expl.n_regions))
+
+        for trace in fig.data[2 * i : 2 * i + 2]:
+            trace.on_click(on_click)
+        slider.observe(update, names=["k", "selected"])
+        return update
+
+    for update in [updater(i, p) for i, p in enumerate(panels)]:
+        update()
     return fig

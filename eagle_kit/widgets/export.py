@@ -22,6 +22,7 @@ from .. import __version__
 from ._assets import load_esm
 from ._base import ExplanationWidget
 from .explorer import Explorer
+from .prompt import PromptView
 from .slider import AblationSlider
 
 __all__ = ["save_html", "page_state"]
@@ -40,20 +41,21 @@ _DROP = ("layout", "comm", "keys", "tabbable", "tooltip", "_dom_classes")
 def _parts(widget: Any) -> list[tuple[Any, dict[str, Any]]]:
     """The widgets to save with state overrides for a kernel-free page."""
     if isinstance(widget, Explorer):
-        panels = [{**p, "figure": ""} for p in widget._panels]  # curves drawn as SVG in the page
-        # no kernel to link the parts: the page links them
-        out: list[tuple[Any, dict[str, Any]]] = [
-            (widget, {"_panels": panels, "_browser_links": True})
-        ]
+        # curves drawn as SVG in the page (no plotly); no kernel to link the parts: the page
+        # links them
+        out: list[tuple[Any, dict[str, Any]]] = [(widget, {"_figure": "", "_browser_links": True})]
         for p in widget.panels:
             out += _parts(p.timeline) + _parts(p.overlay) + _parts(p.slider)
+            if p.prompt is not None:
+                out += _parts(p.prompt)
         return out
     if isinstance(widget, AblationSlider):
         return [(widget, dict(_LIVE_OFF))]
-    if isinstance(widget, ExplanationWidget):
+    if isinstance(widget, (ExplanationWidget, PromptView)):
         return [(widget, {})]
     raise TypeError(
-        f"save_html saves eagle_kit widgets (Explorer, TokenTimeline, RegionOverlay, AblationSlider); "
+        f"save_html saves eagle_kit widgets (Explorer, TokenTimeline, RegionOverlay, AblationSlider, "
+        f"PromptView); "
         f"got {type(widget).__name__}."
     )
 
@@ -145,9 +147,11 @@ def save_html(widget: Any, path: str | os.PathLike[str], *, title: str | None = 
         version=__version__,
         title=html.escape(title or f"EAGLE {type(widget).__name__}"),
         styles="\n".join(f"<style>\n{css}\n</style>" for css in styles),
-        state=state_json.replace("</", "<\\/"),
+        # inside <script> no "<" may appear ("</script>", "<!--<script>" would end or
+        # derail it); JSON escapes keep the text exact, and ensure_ascii escapes U+2028 etc.
+        state=state_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
         runtime=runtime,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page, encoding="utf-8", errors="xmlcharrefreplace")  # lone surrogates
     return path

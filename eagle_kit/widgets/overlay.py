@@ -8,29 +8,43 @@ from typing import Any, ClassVar
 import numpy as np
 import traitlets
 
+from ..explanation import MapInfo
 from ._assets import load_esm
 from ._base import ExplanationWidget, image_shape
 from ._encoding import encode_array
 
-__all__ = ["RegionOverlay", "COLORMAPS"]
+__all__ = ["RegionOverlay", "COLORMAPS", "MAP_KIND_OPTIONS"]
 
-#: Colormaps of the heat map (helpers.js has the same tables).
+#: Colormaps of rank maps (helpers.js has the same tables). Gain maps always use the
+#: diverging PuOr scale of :mod:`eagle_kit.colors` (signed, colour-blind safe).
 COLORMAPS: tuple[str, ...] = ("viridis", "magma", "inferno", "plasma", "cividis", "gray")
+
+#: Values of :attr:`RegionOverlay.map_kind`: ``"auto"`` shows the rank map for the objective
+#: and the gain map for a token selection.
+MAP_KIND_OPTIONS: tuple[str, ...] = ("auto", "rank", "gain")
 
 
 class RegionOverlay(ExplanationWidget):
-    """The image under its attribution heat map, with region outlines and ground truth.
+    """The image under one of its maps (METHOD §5), with region outlines and ground truth.
 
-    With no token selected (or exactly the objective's targets) it shows the objective's map
-    (METHOD §5); for any other selection, the map read from the recorded insertion curves of
-    the selected tokens along the same order. Pointing at a region shows its rank and
-    marginal gain.
+    With no token selected (or exactly the objective's targets) it shows the objective's map;
+    for any other selection, the map read from the recorded insertion curve of the selected
+    tokens along the same order. ``map_kind="auto"`` (default) shows the objective's *rank*
+    map (the paper's) and a token selection's *gain* map (each region's marginal effect on
+    p(token), signed, in probability); ``"rank"`` or ``"gain"`` force one. The colour bar
+    states the map, its units and its span; a map whose span is below
+    :data:`eagle_kit.explanation.MIN_MAP_SPAN` is not drawn. Pointing at a region shows its
+    rank, its gain in probability and its rank value, and which map is shown. The view zooms
+    (+/− buttons; the +, − and 0 keys on the focused image; Ctrl/⌘ + wheel or pinch; drag
+    to pan) and downloads as PNG or SVG as shown (zoom included) with its colour bar and
+    caption.
 
     Args:
         explanation: an :class:`~eagle_kit.Explanation` (or its dataset).
         selected: initially selected token indices.
+        map_kind: one of :data:`MAP_KIND_OPTIONS`.
         opacity: heat map opacity in [0, 1] (reference: 0.5).
-        colormap: one of :data:`COLORMAPS`.
+        colormap: colormap of rank maps, one of :data:`COLORMAPS`.
         boxes: ground-truth boxes ``(x0, y0, x1, y1[, label])`` in pixels, or dicts with those keys.
         mask: a ground-truth mask, ``H×W`` (``F×H×W`` for video) bool/0-1 array.
         width: displayed width in CSS pixels.
@@ -46,6 +60,7 @@ class RegionOverlay(ExplanationWidget):
         "insertion",
     )
 
+    map_kind = traitlets.Enum(MAP_KIND_OPTIONS, default_value="auto").tag(sync=True)
     opacity = traitlets.Float(0.5, min=0.0, max=1.0).tag(sync=True)
     colormap = traitlets.Enum(COLORMAPS, default_value="viridis").tag(sync=True)
     show_outlines = traitlets.Bool(True).tag(sync=True)
@@ -63,6 +78,7 @@ class RegionOverlay(ExplanationWidget):
         explanation: Any,
         *,
         selected: list[int] | None = None,
+        map_kind: str = "auto",
         opacity: float = 0.5,
         colormap: str = "viridis",
         boxes: Sequence[Any] | None = None,
@@ -72,6 +88,7 @@ class RegionOverlay(ExplanationWidget):
         super().__init__(
             explanation,
             selected=list(selected or []),
+            map_kind=map_kind,
             opacity=opacity,
             colormap=colormap,
             width=width,
@@ -81,12 +98,26 @@ class RegionOverlay(ExplanationWidget):
         if mask is not None:
             self.mask = mask  # type: ignore[assignment]
 
-    def current_map(self) -> np.ndarray:
-        """The map the overlay shows now, ``H×W`` (``F×H×W``) floats in [0, 1]."""
-        expl = self.explanation
+    def _map_tokens(self) -> list[int] | None:
         sel = list(self.selected)
-        tokens = None if not sel or sel == expl.targets else sel
-        return expl.region_values(tokens)[expl.labels]
+        return None if not sel or sel == self.explanation.targets else sel
+
+    @property
+    def shown_kind(self) -> str:
+        """``"rank"`` or ``"gain"``: the map kind the overlay shows for the current selection."""
+        if self.map_kind != "auto":
+            return str(self.map_kind)
+        return "rank" if self._map_tokens() is None else "gain"
+
+    def current_map(self) -> np.ndarray:
+        """The map the overlay shows now, ``H×W`` (``F×H×W``): rank values in [0, 1] or
+        signed gains in probability (see :attr:`shown_kind`)."""
+        expl = self.explanation
+        return expl.region_values(self._map_tokens(), kind=self.shown_kind)[expl.labels]
+
+    def map_info(self) -> MapInfo:
+        """The shown map's :class:`~eagle_kit.explanation.MapInfo` (quantity, span, caption)."""
+        return self.explanation.map_info(self._map_tokens(), kind=self.shown_kind)
 
     @property
     def map_source(self) -> str:

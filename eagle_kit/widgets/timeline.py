@@ -17,7 +17,12 @@ class TokenTimeline(ExplanationWidget):
 
     Blue tokens come from the language prior, red ones from visual evidence. Each token is a
     toggle button (keyboard: arrows move, Shift extends, Escape clears) with a sparkline of
-    its insertion curve; hover or focus shows p(black), p(full) and reliance.
+    its insertion curve; hover or focus shows p(black), p(full) and reliance. For an
+    explanation with prompt span features (``text_regions=...``) each token also shows the
+    three-way reading of p(full) — how much rests on the image, on the prompt and on the
+    language prior (``reliance_image``/``reliance_prompt``/``reliance_prior``, see
+    :func:`eagle_kit.text_regions.reliance_split`) — as a small stacked bar and in its
+    hover and screen-reader text.
 
     Args:
         explanation: an :class:`~eagle_kit.Explanation` (or its dataset).
@@ -38,6 +43,9 @@ class TokenTimeline(ExplanationWidget):
         "p_full",
         "insertion",
         "area",
+        "reliance_image",
+        "reliance_prompt",
+        "reliance_prior",
     )
 
     k = traitlets.Int(0).tag(sync=True)

@@ -72,13 +72,13 @@ def test_images():
 
 
 def test_options():
-    with pytest.raises(ValueError, match="Choose one of: exact, efficient"):
-        ek.explain(ok, IMG, regions=GRID, search="fast", progress=False)
-    with pytest.raises(ValueError, match="search='exact' only"):
-        ek.explain(ok, IMG, regions=GRID, early_stop=0.1, progress=False)
+    with pytest.raises(ValueError, match="Choose one of: exact, efficient, fast"):
+        ek.explain(ok, IMG, regions=GRID, search="lazy", progress=False)
+    with pytest.raises(ValueError, match=r"early_stop must be in \[0, 1\)"):
+        ek.explain(ok, IMG, regions=GRID, early_stop=1.5, progress=False)
     with pytest.raises(ValueError, match="out of range"):
         ek.explain(ok, IMG, regions=GRID, targets=[3], progress=False)
-    with pytest.raises(ValueError, match="not a recorded token"):
+    with pytest.raises(ValueError, match="not a word or phrase of the answer"):
         ek.explain(ok, IMG, regions=GRID, targets="cat", token_names=["dog"], progress=False)
     with pytest.raises(ValueError, match="Unknown fill"):
         ek.explain(ok, IMG, regions=GRID, fill="pink", progress=False)

@@ -50,13 +50,16 @@ def test_save_and_load_round_trip(expl, tmp_path, suffix):
 def test_views(expl):
     assert expl.masked_image(1).max(axis=2)[0].tolist() == [0, 0, 200, 200, 0, 0, 0, 0, 0, 0]
     assert expl.masked_image(1, "deletion")[0, 2].tolist() == [0, 0, 0]
-    tok_map = expl.token_attribution_map(" cat")
+    tok_map = expl.token_attribution_map(" cat", kind="rank")
     np.testing.assert_allclose(tok_map, expl.attribution_map())  # λ-weighted F ∝ f here
+    # a token's map defaults to the gain map: here each column's own weight (additive scorer)
+    gain = expl.token_attribution_map(" cat")
+    np.testing.assert_allclose(gain[0], np.repeat([0.1, 0.4, 0.05, 0.3, 0.15], 2), atol=1e-9)
     over = expl.overlay()
     assert over.shape == expl.image.shape and over.dtype == np.uint8
     html = expl._repr_html_()
     assert "data:image/png;base64" in html and "cat" in html and "insertion_auc" in html
     text = expl.summary()
     assert "'the'" in text or "' the'" in text
-    with pytest.raises(ValueError, match="not among the recorded tokens"):
+    with pytest.raises(ValueError, match=r"'dog' is not a word or phrase.*'cat' \(0\), 'the' \(1\)"):
         expl.attribution_map("dog")

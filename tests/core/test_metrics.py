@@ -107,7 +107,8 @@ def test_mitigate_removes_the_lowest_ranked_regions_until_the_answer_flips(expl)
     c = metrics.mitigate(expl, answer, "no")
     assert c.corrected and c.n_removed == 2  # removes 2, then 0
     assert c.area_removed == pytest.approx(0.4)
-    assert c.answers == ["Yes.", "No, there is not."]
+    # the unmodified image first (METHOD §7), then one answer per removal
+    assert c.answers == ["Yes.", "Yes.", "No, there is not."]
     never = metrics.mitigate(expl, lambda img: "yes", "no")
     assert not never.corrected and never.area_removed == 1.0 and never.n_removed == 4
     capped = metrics.mitigate(expl, answer, "no", max_area=0.3)

@@ -164,8 +164,12 @@ def test_interrupted_search_resumes_from_its_checkpoint(column_scorer, tmp_path)
     resumed = ek.explain(scorer, s.image(), **kw)
     assert resumed.order.tolist() == reference.order.tolist()
     # calls before the interrupt: the black and full images (2), then 6 full batches of 4
-    assert resumed.dataset.attrs["resumed_evaluations"] == 2 + 6 * 4
-    assert resumed.n_evaluations == reference.n_evaluations - (2 + 6 * 4)
+    assert resumed.dataset.attrs["resumed_images"] == 2 + 6 * 4
+    # the cost figures are totals over both parts, as for the uninterrupted run
+    for name in ("n_evaluations", "n_search_images", "n_curve_images"):
+        assert resumed.dataset.attrs[name] == reference.dataset.attrs[name], name
+    # 7 calls completed before the interrupt, the rest after it
+    assert resumed.dataset.attrs["n_forward_calls"] == calls["n"] - 1
     assert not ckpt.exists()  # removed once the result exists
 
 

@@ -66,9 +66,14 @@ class Lab:
 
 
 # JupyterLab user settings for an unattended run: start the notebook's kernel without asking,
-# never fetch news or check for updates (no network, no pop-ups over the widgets).
+# never fetch news or check for updates (no network, no pop-ups over the widgets), render
+# every cell.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    # every cell rendered (no windowing): tall outputs keep their size while scrolled to
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "autoStartDefaultKernel": True,
+        "windowingMode": "none",
+    },
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,

@@ -123,14 +123,23 @@ def check_jupyterlab(page: Any, lab: Any, artifacts: Path) -> None:
     page.keyboard.press("Control+b")  # hide the file browser: more room for the widgets
     run_all_cells(page)
 
-    explorer = page.locator(".ek-explorer[data-ready='true']")
+    explorer = page.locator(".ek-explorer[data-ready='true']").first
     explorer.wait_for(timeout=TIMEOUT_MS)
     page.locator(".jp-OutputArea-output pre", has_text="fixture ready").wait_for(timeout=TIMEOUT_MS)
+    page.locator(".ek-explorer[data-ready='true']").nth(2).wait_for(timeout=TIMEOUT_MS)  # grids
+    # the pointer, left over the grid by "Run All", would hover tokens (whose details line
+    # changes the layout) while the notebook scrolls
+    page.mouse.move(1, 1)
     timeline = explorer.locator(".ek-timeline")
     overlay = explorer.locator(".ek-overlay")
     slider = explorer.locator(".ek-slider")
-    # the plotly FigureWidget child rendered inside the explorer
-    explorer.locator(".ek-slot-curves .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    # the curves are drawn by the explorer itself (SVG, no plotly)
+    explorer.locator(".ek-curves path.ek-line-insertion").first.wait_for(timeout=TIMEOUT_MS)
+    assert explorer.locator(".ek-slot-figure").count() == 0
+    # the static view (for nbconvert/GitHub) sits before the widget and is hidden once it renders
+    static = page.locator(".ek-static").first
+    static.wait_for(state="attached", timeout=TIMEOUT_MS)
+    assert static.is_hidden(), "the static view still shows next to the live widget"
     initial = wait_for_state(state_file, lambda s: s["selected"] == [], "the initial state")
     assert overlay.get_attribute("data-map-source") == "objective"
     assert overlay.locator(".ek-boxes rect").count() == 1  # ground-truth box from Python
@@ -170,13 +179,16 @@ def check_jupyterlab(page: Any, lab: Any, artifacts: Path) -> None:
         state_file, lambda s: s["selected"] == [1, 2], "selected == [1, 2] after Shift+ArrowRight"
     )
 
-    # -- hover the map: rank and marginal gain of the region under the pointer
+    # -- hover the map: rank, gain in probability and rank value of the region under the
+    # pointer, and which map is shown (a token selection shows its gain map by default)
     overlay.locator(".ek-stage").hover(position={"x": 10, "y": 10})
     page.wait_for_function(
         "el => el.dataset.hoverRegion === '0'", arg=overlay.element_handle(), timeout=TIMEOUT_MS
     )
+    assert overlay.get_attribute("data-map-kind") == "gain"
     assert re.fullmatch(
-        r"Region 0: rank \d+ of 16, marginal gain [+−]\d\.\d{3}, value \d\.\d{3}\.",
+        r"Region 0: rank \d+ of 16\. Gain in mean p\(“red” “square”\): [+−]\d\.\d{3} "
+        r"\(probability\)\. Rank value \(METHOD §5\): \d\.\d{3}\. Shown: gain map\.",
         overlay.locator(".ek-readout").inner_text(),
     )
 
@@ -194,8 +206,10 @@ def check_jupyterlab(page: Any, lab: Any, artifacts: Path) -> None:
     state = wait_for_state(
         state_file, lambda s: s["k"] == k0 + 3 and s["slider_k"] == k0 + 3, f"k == {k0 + 3}"
     )
-    assert state["figure_k_x"] == pytest.approx(state["area"][k0 + 3])
+    assert explorer.locator(".ek-curves").get_attribute("data-k") == str(k0 + 3)
     explorer.screenshot(path=str(artifacts / "explorer_after.png"))
+
+    check_grid_layout(page, artifacts)
 
     # -- live mode: the standalone slider re-scores the masked image in the kernel
     live = page.locator(".ek-slider[data-live='true']").last
@@ -210,6 +224,86 @@ def check_jupyterlab(page: Any, lab: Any, artifacts: Path) -> None:
     shown = live.locator("td.ek-live-col").first.inner_text()
     assert float(shown) == pytest.approx(state["live_probs"][0], abs=1e-3)
     live.screenshot(path=str(artifacts / "live_slider.png"))
+
+
+def check_grid_layout(page: Any, artifacts: Path) -> None:
+    """Three explanations side by side: one row of panels, as rendered (not the arithmetic)."""
+    grid = page.locator(".ek-explorer[data-ready='true']").nth(1)
+    grid.scroll_into_view_if_needed()
+    grid.wait_for(timeout=TIMEOUT_MS)
+    boxes = [grid.locator(".ek-panel").nth(i).bounding_box() for i in range(3)]
+    assert all(b is not None and b["width"] > 100 for b in boxes), boxes
+    tops = [b["y"] for b in boxes]
+    lefts = [b["x"] for b in boxes]
+    assert max(tops) - min(tops) <= 1, f"panels are not in one row: {boxes}"
+    assert lefts[0] < lefts[1] < lefts[2], f"panels do not go left to right: {boxes}"
+    assert lefts[1] >= lefts[0] + boxes[0]["width"] and lefts[2] >= lefts[1] + boxes[1]["width"]
+    grid.screenshot(path=str(artifacts / "explorer_grid.png"))
+
+    # curves="plotly": one plotly figure under the grid holds every panel's curves
+    plotted = page.locator(".ek-explorer[data-ready='true']").nth(2)
+    plotted.scroll_into_view_if_needed()
+    plotted.locator(".ek-slot-figure .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    assert plotted.locator(".ek-panel").count() == 2
+    assert plotted.locator(".ek-slot-figure").count() == 1
+    assert plotted.locator(".ek-slot-curves").count() == 0  # no SVG curves beside it
+    legend = plotted.locator(".ek-slot-figure .legendtext").all_text_contents()
+    assert legend == [
+        "all tokens: insertion",
+        "all tokens: deletion",
+        "red: insertion",
+        "red: deletion",
+    ], legend
+
+
+def check_downloads_and_zoom(page: Any, artifacts: Path) -> None:
+    """Download the overlay and the curves (PNG, SVG); zoom the overlay with buttons and keys."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    overlay = page.locator(".ek-overlay")
+    got: dict[str, bytes] = {}
+    for scope, fmt in (
+        ("overlay", "png"),
+        ("overlay", "svg"),
+        ("curves", "png"),
+        ("curves", "svg"),
+    ):
+        root = overlay if scope == "overlay" else page.locator(".ek-curves")
+        with page.expect_download(timeout=TIMEOUT_MS) as info:
+            root.locator(f"button.ek-download[data-format='{fmt}']").click()
+        download = info.value
+        data = Path(download.path()).read_bytes()
+        assert download.suggested_filename.endswith(f".{fmt}"), download.suggested_filename
+        got[f"{scope}.{fmt}"] = data
+        (artifacts / f"download-{scope}.{fmt}").write_bytes(data)
+    for name in ("overlay.png", "curves.png"):
+        img = Image.open(BytesIO(got[name])).convert("RGB")
+        assert img.width >= 200 and img.height >= 150, (name, img.size)
+        colours = img.getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 20, f"{name} is blank"
+    overlay_svg = got["overlay.svg"].decode()
+    assert overlay_svg.startswith("<svg") and '<image href="data:image/png;base64,' in overlay_svg
+    assert "<linearGradient" in overlay_svg  # the colour bar travels with the map
+    curves_svg = got["curves.svg"].decode()
+    assert curves_svg.startswith("<svg") and curves_svg.count("<path") >= 2
+    assert 'stroke="' in curves_svg  # styles inlined: the file looks the same outside the page
+
+    zoomed = overlay.locator(".ek-zoom")
+    assert zoomed.evaluate("el => el.style.transform") == ""
+    overlay.locator("button.ek-zoom-in").click()
+    page.wait_for_function("el => el.dataset.zoom === '1.25'", arg=overlay.element_handle())
+    assert "scale(1.25)" in zoomed.evaluate("el => el.style.transform")
+    size_before = overlay.locator(".ek-stage").bounding_box()
+    overlay.locator(".ek-stage").focus()
+    page.keyboard.press("+")
+    page.wait_for_function("el => el.dataset.zoom === '1.563'", arg=overlay.element_handle())
+    assert overlay.locator(".ek-stage").bounding_box() == size_before  # zoom inside the frame
+    assert zoomed.evaluate("el => el.getBoundingClientRect().width") > size_before["width"] * 1.5
+    page.keyboard.press("0")
+    page.wait_for_function("el => el.dataset.zoom === '1'", arg=overlay.element_handle())
+    assert zoomed.evaluate("el => el.style.transform") == ""
 
 
 def check_exported_page(page: Any, export: Path, artifacts: Path) -> None:
@@ -237,4 +331,15 @@ def check_exported_page(page: Any, export: Path, artifacts: Path) -> None:
     page.locator(".ek-mode[data-mode='deletion']").click()
     assert page.locator(".ek-slider").get_attribute("data-mode") == "deletion"
     assert page.locator(".ek-live").is_hidden()  # no kernel, no live mode
+    # the y axis follows the data: " on" moves p between 0.6 and 0.6 + 0.2·220/255 only
+    page.locator(".ek-token").nth(3).click()
+    page.wait_for_function(
+        "() => document.querySelector('.ek-curves').dataset.zoomed === 'true'", timeout=TIMEOUT_MS
+    )
+    curves = page.locator(".ek-curves")
+    lo, hi = float(curves.get_attribute("data-y-min")), float(curves.get_attribute("data-y-max"))
+    assert 0.5 < lo < 0.6 and 0.6 + 0.2 * 220 / 255 < hi < 0.9, (lo, hi)
+    assert curves.locator(".ek-y-label").text_content() == "mean p (zoomed)"
+    assert "zoomed to" in curves.locator("figcaption").inner_text()
+    check_downloads_and_zoom(page, artifacts)
     page.screenshot(path=str(artifacts / "export.png"), full_page=True)

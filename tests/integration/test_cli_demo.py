@@ -17,9 +17,10 @@ def test_demo_writes_a_self_contained_report(tmp_path, capsys):
     assert "green circle" in text and "mitigation" in text
     page = (tmp_path / "index.html").read_text()
     assert "data:image/png;base64" in page and "<svg" in page
-    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no CDN
+    svg_ns = ('xmlns="http://www.w3.org/2000/svg"', 'xmlns:xlink="http://www.w3.org/1999/xlink"')
+    assert "http://" not in page.replace(svg_ns[0], "").replace(svg_ns[1], "")  # no CDN
     diag = ek.load_explanation(tmp_path / "hallucinated_token.nc")
-    assert [diag.tokens[i] for i in diag.targets] == ["green", "circle"]
+    assert [diag.tokens[i] for i in diag.targets] == [" green", " circle"]  # texts keep spaces
 
 
 def test_cli_explains_a_folder_resumes_and_aggregates(tmp_path, capsys):
@@ -41,16 +42,22 @@ def test_cli_explains_a_folder_resumes_and_aggregates(tmp_path, capsys):
         str(out),
     ]
     assert main(args) == 0
-    assert sorted(p.name for p in out.glob("*.nc")) == ["scene1.nc", "scene2.nc"]
-    first = (out / "scene1.nc").stat().st_mtime_ns
+    # a results store: one file per image × model × settings, listed in the index
+    table = ek.open_results(out)
+    assert sorted(table["id"].str.rsplit("/", n=1).str[-1]) == ["scene1.png", "scene2.png"]
+    assert (table["status"] == "done").all() and table["path"].nunique() == 2
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "nc").glob("*.nc")}
     capsys.readouterr()
     assert main(args) == 0  # resumes: nothing left to do
-    assert "2 of 2 images already explained" in capsys.readouterr().out
-    assert (out / "scene1.nc").stat().st_mtime_ns == first
+    captured = capsys.readouterr()
+    assert "resuming: 2 of 2 results already done" in captured.err
+    assert "0 done, 2 skipped" in captured.out
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "nc").glob("*.nc")} == first
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("file,answer,insertion_auc") and len(rows) == 3
-    e = ek.load_explanation(out / "scene2.nc")
-    assert e.dataset.attrs["image_source"] == "scene2.png"
+    assert rows[0].startswith("id,model,method,answer,insertion_auc") and len(rows) == 3
+    row = table[table["id"].str.endswith("scene2.png")].iloc[0]
+    e = ek.load_explanation(row["path"])
+    assert e.dataset.attrs["image_source"] == row["id"]
     assert np.isclose(e.dataset["area"].values[-1], 1.0)
 
 

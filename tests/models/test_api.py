@@ -42,7 +42,7 @@ def test_prompt_logprobs_mode_equals_hf_scorer(served, image_for, random_masks) 
     hf = model.prepare(image, prompt=PROMPT, answer="a red circle on the left", targets="circle")
     assert scorer.mode == "prompt_logprobs" and scorer.metadata["mode"] == "prompt_logprobs"
     assert scorer.answer_ids == hf.answer_ids and scorer.token_ids == hf.token_ids
-    assert [t.strip() for t in scorer.tokens] == hf.tokens
+    assert [t.strip() for t in scorer.tokens] == [t.strip() for t in hf.tokens]
     assert scorer.default_targets == hf.default_targets == [2]
     masks = random_masks(5, image.shape[:2], seed=4)
     fill = np.zeros_like(image)
@@ -59,7 +59,8 @@ def test_continuation_mode_equals_hf_scorer_for_the_targets(
     api = OpenAIScorer("tiny-llava", base_url=url, mode="continuation", top_logprobs=vocab)
     gen = api.generate(image, PROMPT, max_new_tokens=4)
     hf_gen = model.generate(image, PROMPT, max_new_tokens=4)
-    assert gen.text == hf_gen.text and [t.strip() for t in gen.tokens] == hf_gen.tokens
+    assert gen.text == hf_gen.text
+    assert [t.strip() for t in gen.tokens] == [t.strip() for t in hf_gen.tokens]
     scorer = api.prepare(image, prompt=PROMPT, answer="a red circle", targets=["red", "circle"])
     assert scorer.mode == "continuation"
     assert [t.strip() for t in scorer.tokens] == [

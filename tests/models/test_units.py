@@ -17,13 +17,15 @@ from eagle_kit.models.tokens import normalize_token, resolve_target_token_ids, r
 def test_resolve_targets_words_subwords_and_indices() -> None:
     tokens = ["The", " cat", " sat", " on", " the", " ca", "t", "."]
     assert resolve_targets(None, tokens) is None
-    assert resolve_targets("cat", tokens) == [1]  # a whole token wins over sub-words
+    # whole words: " ca" + "t" is a second "cat"; "ca" alone is half a word
+    assert resolve_targets("cat", tokens) == [1, 5, 6]
     assert resolve_targets("the", tokens) == [0, 4]  # case-insensitive, every occurrence
     assert resolve_targets(["sat", -1], tokens) == [2, 7]
-    assert resolve_targets("ca", tokens) == [5]
+    with pytest.raises(ValueError, match="'ca' is only part of the word 'cat'"):
+        resolve_targets("ca", tokens)
     assert resolve_targets("cat.", ["a", " ca", "t", "."]) == [1, 2, 3]  # spelled over sub-words
     assert normalize_token("▁Cat ") == "cat" and normalize_token("Ġdog") == "dog"
-    with pytest.raises(ValueError, match=r"'dog' is not in the answer.*1:' cat'"):
+    with pytest.raises(ValueError, match=r"'dog' is not a word or phrase.*'cat' \(1\)"):
         resolve_targets("dog", tokens)
     with pytest.raises(ValueError, match="out of range"):
         resolve_targets(8, tokens)
@@ -164,10 +166,10 @@ def test_load_model_errors(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(FileNotFoundError, match="not a model folder"):
         load_model(tmp_path / "empty")
     monkeypatch.setenv(SHAPES_ENV, str(tmp_path / "empty"))
-    with pytest.raises(
-        FileNotFoundError, match=r"python -m eagle_kit.shapes.train --out data/shapes-vlm"
-    ):
+    # the suggested command writes where load_model("shapes") looks
+    with pytest.raises(FileNotFoundError) as err:
         load_model("shapes")
+    assert f"python -m eagle_kit.shapes.train --out '{tmp_path / 'empty'}'" in str(err.value)
     with pytest.raises(ValueError, match="safetensors"):
         load_model(tmp_path / "empty", use_safetensors=False)
 

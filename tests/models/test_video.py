@@ -61,3 +61,49 @@ def test_video_placeholder_is_required(tiny_model) -> None:
     ]
     with pytest.raises(ValueError, match="no video placeholder"):
         model.prepare(_frames(), messages=image_only, answer="a cat")
+
+
+@pytest.mark.parametrize("n_frames", [1, 2, 3])
+@pytest.mark.parametrize("family", VIDEO_FAMILIES)
+def test_videos_of_any_length_are_explained(
+    tiny_model, family: str, n_frames: int, reference_probs, random_masks
+) -> None:
+    """1, 2 or an odd number of frames: exact scores, frames repeated (and said) where the
+    processor groups frames in temporal pairs."""
+    import warnings
+
+    import eagle_kit as ek
+
+    model = tiny_model(family)
+    frames = _frames(seed=n_frames, n=n_frames)
+    group = model.temporal_patch_size
+    assert group == (2 if family.startswith("qwen") else 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scorer = model.prepare(frames, prompt=PROMPT, answer="a cat")
+    said = [str(w.message) for w in caught if "temporal_patch_size" in str(w.message)]
+    assert bool(said) == (n_frames % group != 0)
+    if said:
+        assert f"this {n_frames}-frame video is given to it as {n_frames + 1} frames" in said[0]
+    assert scorer.composition == "layout"
+    masks = random_masks(3, frames.shape[:-1], seed=5)
+    fill = np.zeros_like(frames)
+    got = scorer.score_masks(masks, fill)
+    for i, mask in enumerate(masks):
+        masked = np.where(mask[..., None], frames, fill)
+        if n_frames % group:  # the model is given the last frame once more, masked alike
+            masked = np.concatenate([masked, masked[-1:]], axis=0)
+        want = reference_probs(model, masked, PROMPT, scorer.answer_ids, scorer.token_ids)
+        np.testing.assert_allclose(got[i], want, atol=ATOL)
+    regions = ek.RegionSet.video_grid(frames.shape[:-1], rows=1, cols=2)
+    expl = ek.explain(
+        model,
+        frames,
+        regions=regions,
+        prompt=PROMPT,
+        answer="a cat",
+        search="exact",
+        progress=False,
+    )
+    assert expl.image.shape == frames.shape
+    assert np.isfinite(expl.dataset["insertion"].values).all()

@@ -1,70 +1,365 @@
-"""Every notebook runs top to bottom under papermill at smoke size; its outputs are checked."""
+"""The five notebooks run under papermill at smoke size, on the embedded model; outputs checked.
+
+Each run goes through papermill's command line with ``-p NAME VALUE``, so parameters arrive
+typed as a user's would (``-p targets 3`` is an ``int``, ``-p targets "0,-1"`` a ``str``).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pypdf
 import pytest
+
+import eagle_kit as ek
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
+NAMES = [
+    "01_explain_image",
+    "02_word_level",
+    "03_hallucination",
+    "04_benchmark",
+    "05_paper_figures",
+]
 
 pytestmark = pytest.mark.notebooks
 
 
-def run(name: str, tmp_path: Path, **params) -> Path:
+def papermill(name: str, folder: Path, *params: tuple[str, object]) -> tuple[Path, Path]:
+    """Run ``notebooks/NAME.ipynb`` with ``-p`` parameters from ``folder``; (out_dir, executed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "out"
+    executed = folder / f"{name}.ipynb"
+    args = [str(Path(sys.executable).parent / "papermill"), str(NOTEBOOKS / f"{name}.ipynb")]
+    args += [str(executed), "--cwd", str(folder), "--no-progress-bar", "-k", "python3"]
+    for key, value in (("out_dir", out), *params):
+        args += ["-p", key, str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, f"{name} failed:\n{done.stderr[-3000:]}"
+    return out, executed
+
+
+def strict_json(path: Path):
+    def refuse(name: str):
+        raise AssertionError(f"{path.name} holds {name}, which is not JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_vector_pdf(path: Path, *words: str, max_raster: int = 64) -> None:
+    """A vector PDF: TrueType fonts embedded, ``words`` present as text, rasters only as large
+    as the images drawn (never a bitmap of the page)."""
+    assert path.stat().st_size > 1000, path
+    (page,) = pypdf.PdfReader(str(path)).pages
+    fonts = page["/Resources"]["/Font"]
+    assert fonts, f"{path.name}: no font, so no text"
+    for ref in fonts.values():
+        font = ref.get_object()
+        assert font["/Subtype"] != "/Type3", f"{path.name}: Type 3 font"
+        desc = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+        assert "/FontFile2" in desc["/FontDescriptor"].get_object(), "TrueType font embedded"
+    text = page.extract_text()
+    for word in words:
+        assert word in text, f"{path.name}: {word!r} is not text in {text[:300]!r}"
+    for image in page.images:  # the images under the maps, and thin colour-bar gradients
+        small, large = sorted(image.image.size)
+        assert small <= max_raster or large >= 8 * small, (
+            f"{path.name}: a {image.image.size} raster"
+        )
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+
+
+def outputs(executed: Path, mime: str) -> int:
+    nb = nbformat.read(executed, as_version=4)
+    return sum(
+        mime in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+
+
+# -- the committed notebooks -------------------------------------------------------------------
+
+
+def test_the_five_notebooks_are_clean_with_one_typed_parameters_cell() -> None:
     import papermill as pm
 
-    out_dir = tmp_path / "out"
-    pm.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(tmp_path / f"{name}.ipynb"),
-        parameters={"out_dir": str(out_dir), **params},
-        kernel_name="python3",
-        cwd=str(ROOT),
-        progress_bar=False,
-    )
-    return out_dir
-
-
-def test_committed_notebooks_have_no_outputs_and_one_parameters_cell():
-    for path in NOTEBOOKS.glob("*.ipynb"):
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    for name in NAMES:
+        path = NOTEBOOKS / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
-        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
+        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{name}: exactly one cell tagged 'parameters'"
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
+                assert not cell.outputs and cell.execution_count is None, f"{name} has outputs"
+        source = nb.cells[tagged[0]].source
+        assert all(" = " in line and "  # " in line for line in source.splitlines()), source
+        # papermill reads every line as `name: type = value  # help` (a second "=" breaks it)
+        params = pm.inspect_notebook(str(path))
+        assert len(params) == len(source.splitlines())
+        for p in params.values():
+            assert p["inferred_type_name"] in ("str", "int", "float", "bool"), (name, p)
+            assert p["help"], (name, p)
+        assert "out_dir" in params
+        if "model" in params:
+            assert params["model"]["default"] == '"shapes"'  # the embedded model by default
+        assert nb.cells[tagged[0] + 1].cell_type == "code"  # derived values right after
 
 
-def test_explain_caption(tmp_path):
-    out = run("explain_caption", tmp_path, seed=5, n_regions=16)
-    summary = json.loads((out / "metrics.json").read_text())
+# -- 01 ------------------------------------------------------------------------------------------
+
+
+def test_01_explain_image_writes_figures_explanation_and_tables(tmp_path: Path) -> None:
+    out, executed = papermill("01_explain_image", tmp_path, ("seed", 7))
+    expl = ek.load_explanation(out / "explanation.nc")
+    summary = strict_json(out / "metrics.json")
     assert summary["answer"].startswith("the picture shows")
+    assert summary["n_regions"] == expl.n_regions and summary["targets"] == expl.targets
     assert 0 <= summary["deletion_auc"] < summary["insertion_auc"] <= 1
-    assert (out / "overlay.png").stat().st_size > 1000
-    assert (out / "curves.svg").read_text().startswith("<svg")
-    rows = (out / "reliance.csv").read_text().splitlines()
-    assert rows[0].startswith("index,token,reliance") and len(rows) > 5
-    import eagle_kit as ek
+    assert summary["insertion_auc"] == pytest.approx(ek.metrics.insertion_auc(expl), abs=1e-5)
+    assert summary["gain_map_span"] == pytest.approx(expl.map_info(expl.targets).span, abs=1e-5)
+    # the reliance table: one row per token, tokens such as " ," intact
+    assert " ," in expl.tokens
+    rows = read_csv(out / "reliance.csv")
+    assert list(rows[0]) == ["index", "token", "reliance", "p_black", "p_full", "modality"]
+    assert [r["token"] for r in rows] == expl.tokens
+    assert np.allclose([float(r["reliance"]) for r in rows], expl.reliance(), atol=1e-5)
+    assert [r["modality"] for r in rows] == expl.modality()
+    # figures: vector PDFs (text as text) and PNGs; each map says which it shows
+    assert_vector_pdf(out / "map_rank.pdf", "Rank map", "rank value", "span")
+    assert_vector_pdf(out / "map_gain.pdf", "Gain map", "gain in", "span")
+    assert_vector_pdf(out / "curves.pdf", "insertion (AUC", "deletion (AUC")
+    assert_vector_pdf(out / "tokens.pdf", "picture", "prior", "visual")
+    for name in ("map_rank", "map_gain", "curves", "tokens"):
+        assert_png(out / f"{name}.png")
+    # the Explorer was shown (a widget view) and the figures displayed as images
+    assert outputs(executed, "application/vnd.jupyter.widget-view+json") >= 1
+    assert outputs(executed, "image/png") >= 4
 
-    assert ek.load_explanation(out / "explanation.nc").n_regions == summary["n_regions"]
+
+def test_01_runs_end_to_end_on_a_tiny_model_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from eagle_kit.testing.tiny_models import build_tiny_model, native_size
+
+    folder = build_tiny_model("llava", tmp_path / "tiny-llava")
+    image = tmp_path / "photo.png"  # any image file, of any size: here 50×40
+    Image.fromarray(ek.shapes.make_scene(2).image[:40, :50]).save(image)
+    out, _ = papermill(
+        "01_explain_image", tmp_path, ("model", folder), ("image", image), ("n_regions", 6)
+    )
+    expl = ek.load_explanation(out / "explanation.nc")
+    assert expl.image.shape[:2] == native_size("llava")  # the model's native size
+    summary = strict_json(out / "metrics.json")
+    assert summary["model"] == str(folder)
+    assert summary["answer"] == expl.dataset.attrs["answer"]
+    assert 0 <= summary["insertion_auc"] <= 1 and 0 <= summary["deletion_auc"] <= 1
+    for name in ("map_rank", "map_gain", "curves", "tokens"):
+        assert (out / f"{name}.pdf").stat().st_size > 1000
+        assert_png(out / f"{name}.png")
 
 
-def test_hallucination_report(tmp_path):
-    out = run("hallucination_report", tmp_path, n_hallucinations=2, n_regions=20)
-    data = json.loads((out / "diagnoses.json").read_text())
-    assert data["summary"]["n"] == 2
-    for row in data["rows"]:
-        assert "green circle" in row["caption"]
-        assert row["green_square_rank"] >= 0 and 0 <= row["area_removed"] <= 1
-    assert (out / "maps.png").exists()
+# -- 02 ------------------------------------------------------------------------------------------
 
 
-def test_compare_methods(tmp_path):
-    out = run("compare_methods", tmp_path, n_scenes=1, n_regions=12, rise_masks=50)
-    table = json.loads((out / "comparison.json").read_text())
-    assert set(table) == {"eagle", "occlusion", "rise", "random"}
-    assert table["eagle"]["insertion_auc"] >= table["random"]["insertion_auc"]
+@pytest.fixture(scope="module")
+def word_level(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out, _ = papermill("02_word_level", tmp_path_factory.mktemp("word"))
+    return out
+
+
+def test_02_point_game_on_the_scene_objects_both_readings(word_level: Path) -> None:
+    scene = ek.shapes.make_scene(5)  # the notebook's default scene
+    rows = read_csv(word_level / "point_game.csv")
+    named = [o.name for o in scene.objects]
+    assert [r["target"] for r in rows] == named  # each object the caption names
+    for i, (row, obj) in enumerate(zip(rows, scene.objects)):
+        expl = ek.load_explanation(word_level / "explanations" / f"target{i}.nc")
+        assert row["words"] == obj.name
+        for reading in ("strict", "paper"):
+            value = float(row[f"point_game_mask_{reading}"])
+            assert value == ek.metrics.point_game(expl, mask=obj.mask, reading=reading)
+            assert float(row[f"point_game_box_{reading}"]) == ek.metrics.point_game(
+                expl, box=obj.box, reading=reading
+            )
+        assert 0 <= float(row["deletion_auc"]) < float(row["insertion_auc"]) <= 1
+    summary = strict_json(word_level / "metrics.json")
+    for key in ("point_game_mask_strict", "point_game_mask_paper", "point_game_box_strict"):
+        assert 0 <= summary[key] <= 1
+        assert summary[key] == pytest.approx(np.mean([float(r[key]) for r in rows]), abs=1e-6)
+    assert summary["point_game_mask_strict"] >= 2 / 3  # EAGLE finds the objects it names
+    assert_vector_pdf(word_level / "maps.pdf", "rank value", "hit")
+    assert_png(word_level / "maps.png")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("3", lambda n: [[3]]), ("0,-1", lambda n: [[0], [n - 1]])],
+    ids=["int", "indices"],
+)
+def test_02_targets_from_p_are_token_indices(tmp_path: Path, given, expected) -> None:
+    # `-p targets 3` arrives as an int (it crashed with "'int' object has no attribute
+    # 'split'"); `-p targets "0,-1"` as a string whose -1 is the last token, not a word
+    out, _ = papermill("02_word_level", tmp_path, ("targets", given), ("n_regions", 9))
+    rows = read_csv(out / "point_game.csv")
+    explanations = [
+        ek.load_explanation(out / "explanations" / f"target{i}.nc") for i in range(len(rows))
+    ]
+    n = len(explanations[0].tokens)
+    assert [e.targets for e in explanations] == expected(n)
+    assert [r["tokens"] for r in rows] == [" ".join(map(str, t)) for t in expected(n)]
+    for row in rows:  # "the", "a", ".": no object named, so no ground truth (empty, null)
+        assert row["point_game_mask_strict"] == "" and 0 <= float(row["insertion_auc"]) <= 1
+    assert strict_json(out / "metrics.json")["point_game_mask_strict"] is None
+
+
+# -- 03 ------------------------------------------------------------------------------------------
+
+
+def test_03_hallucination_diagnoses_mitigates_and_counts_failures(tmp_path: Path) -> None:
+    out, _ = papermill("03_hallucination", tmp_path, ("n_samples", 2))
+    rows = read_csv(out / "samples.csv")
+    assert [r["id"] for r in rows] == ["planted0", "planted1"]
+    summary = strict_json(out / "metrics.json")
+    assert summary["n"] == 2
+    # AMCR / CSR recomputed from the table, never-corrected samples as failures (area 1)
+    areas = [float(r["area_removed"]) if r["corrected"] == "True" else 1.0 for r in rows]
+    fixed = [r["corrected"] == "True" and float(r["area_removed"]) <= 0.1 for r in rows]
+    assert summary["AMCR"] == pytest.approx(np.mean(areas), abs=1e-6)
+    assert summary["CSR@10%"] == pytest.approx(np.mean(fixed), abs=1e-6)
+    assert 0 <= summary["AMCR"] <= 1 and 0 <= summary["CSR@10%"] <= 1
+    assert "failures" in summary["never_corrected"]
+    for r in rows:  # the embedded model says "yes"; the diagnosis targets "no"
+        assert r["answer"] == "yes" and r["wrong"] == "True" and r["corrected_answer"] == "no"
+        diagnosis = ek.load_explanation(out / "explanations" / f"{r['id']}.nc")
+        assert diagnosis.targets == [0]
+        p_full = float(diagnosis.dataset.p_full.values[0])
+        assert float(r["p_correct_full"]) == pytest.approx(p_full, rel=1e-5)  # 6 digits
+        assert float(r["p_correct_full"]) < 0.5  # p("no") on the image that fools the model
+        assert_vector_pdf(out / f"hallucination_{r['id']}.pdf", "cause", "mitigation")
+
+
+def test_03_reads_a_manifest_and_counts_a_right_answer_as_area_0(tmp_path: Path) -> None:
+    from PIL import Image
+
+    planted = ek.shapes.hallucination_scene(1)
+    control = ek.shapes.make_scene(5)  # "is there a red circle ?" — yes, and it says so
+    manifest = tmp_path / "data" / "manifest.jsonl"
+    manifest.parent.mkdir()
+    Image.fromarray(planted.image).save(manifest.parent / "planted.png")
+    Image.fromarray(control.image).save(manifest.parent / "control.png")
+    lines = [
+        {"id": "p", "image": "planted.png", "prompt": "is there a green circle ?", "label": "no"},
+        {"id": "c", "image": "control.png", "prompt": "is there a red circle ?", "label": "yes"},
+        {"id": "u", "image": "control.png", "prompt": "describe the picture ."},  # no label
+    ]
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    out, _ = papermill(
+        "03_hallucination", tmp_path, ("manifest", manifest), ("n_samples", 0), ("n_regions", 9)
+    )
+    rows = {r["id"]: r for r in read_csv(out / "samples.csv")}
+    assert set(rows) == {"p", "c"}  # the unlabelled line is no yes/no sample
+    assert rows["c"]["wrong"] == "False" and rows["c"]["n_removed"] == "0"
+    assert float(rows["c"]["area_removed"]) == 0.0
+    assert rows["p"]["wrong"] == "True"
+    summary = strict_json(out / "metrics.json")
+    assert summary["n"] == 2 and summary["n_wrong"] == 1
+    assert summary["AMCR"] == pytest.approx(float(rows["p"]["area_removed"] or 1.0) / 2, abs=1e-6)
+
+
+# -- 04 ------------------------------------------------------------------------------------------
+
+
+def test_04_benchmark_table_with_intervals_plots_and_latex(tmp_path: Path) -> None:
+    out, _ = papermill("04_benchmark", tmp_path, ("n_resamples", 500))
+    table = read_csv(out / "table.csv")
+    assert {r["method"] for r in table} == {"eagle", "occlusion", "random"}
+    store = Path(strict_json(out / "metrics.json")["store"])
+    per_sample = read_csv(out / "samples.csv")
+    for r in table:
+        mean = float(r["mean"])
+        assert 0 <= mean <= 1, r
+        assert float(r["ci_low"]) <= mean + 1e-9 and mean <= float(r["ci_high"]) + 1e-9, r
+        column = [s[r["metric"]] for s in per_sample if s["method"] == r["method"]]
+        values = [float(v) for v in column if v != ""]  # NaN (no sensitive token): left out
+        assert len(column) == 3 and int(r["n"]) == len(values)
+        assert mean == pytest.approx(np.mean(values), abs=1e-5)  # the mean over samples
+    ins = {r["method"]: float(r["mean"]) for r in table if r["metric"] == "insertion_auc"}
+    assert ins["eagle"] > ins["random"]
+    metrics = {r["metric"] for r in table}
+    assert {"point_game_mask_strict", "point_game_mask_paper"} <= metrics  # both readings
+    tex = (out / "table.tex").read_text(encoding="utf-8")
+    assert "\\begin{tabular}" in tex and "point\\_game\\_mask\\_strict" in tex
+    assert "95\\%" in tex and " eagle " in tex
+    assert_vector_pdf(out / "benchmark.pdf", "insertion_auc", "eagle", "random")
+    assert_png(out / "benchmark.png")
+    assert (store / "index.jsonl").is_file()
+    # a given store: the same table, no run
+    again, _ = papermill(
+        "04_benchmark", tmp_path / "again", ("results", store), ("n_resamples", 500)
+    )
+    assert read_csv(again / "table.csv") == read_csv(out / "table.csv")
+
+
+# -- 05 ------------------------------------------------------------------------------------------
+
+
+def test_05_paper_figures_from_a_tiny_run(tmp_path: Path) -> None:
+    out, _ = papermill("05_paper_figures", tmp_path, ("n_samples", 2))
+    summary = strict_json(out / "metrics.json")
+    assert summary["methods"] == ["eagle", "occlusion", "random"]
+    assert summary["samples"] == ["scene0", "scene1"]
+    expected = ["grid.pdf", "curves.pdf", "tokens.pdf", "hallucination.pdf", "table.tex"]
+    assert summary["files"] == expected
+    assert_vector_pdf(out / "grid.pdf", "eagle", "occlusion", "random", "scene1", "rank value")
+    assert_vector_pdf(out / "curves.pdf", "insertion (AUC", "deletion (AUC", "eagle")
+    assert_vector_pdf(out / "tokens.pdf", "picture", "visual")
+    assert_vector_pdf(out / "hallucination.pdf", "cause", "mitigation")
+    for name in ("grid", "curves", "tokens", "hallucination"):
+        assert_png(out / f"{name}.png")
+    tex = (out / "table.tex").read_text(encoding="utf-8")
+    assert "\\begin{tabular}" in tex and "csr@10\\%" in tex and "insertion\\_auc" in tex
+    rows = {r["metric"]: r for r in read_csv(out / "table.csv") if r["method"] == "eagle"}
+    assert 0 <= float(rows["amcr"]["mean"]) <= 1 and 0 <= float(rows["csr@10%"]["mean"]) <= 1
+
+
+def test_05_paper_figures_from_saved_explanations(word_level: Path, tmp_path: Path) -> None:
+    out, _ = papermill("05_paper_figures", tmp_path, ("explanations", word_level / "explanations"))
+    summary = strict_json(out / "metrics.json")
+    assert summary["methods"] == ["eagle"]
+    assert summary["samples"] == ["target0", "target1", "target2"]
+    assert "hallucination.pdf" not in summary["files"]  # no labelled sample among them
+    assert_vector_pdf(out / "grid.pdf", "target2", "rank value")
+    rows = read_csv(out / "table.csv")
+    assert [r["sample"] for r in rows] == summary["samples"]
+    for r in rows:
+        assert 0 <= float(r["insertion_auc"]) <= 1
+    assert "insertion\\_auc" in (out / "table.tex").read_text(encoding="utf-8")
+
+
+def test_the_readme_shows_a_grid_made_by_05_and_the_command() -> None:
+    from PIL import Image
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](docs/paper_grid.png)" in readme
+    assert "notebooks/05_paper_figures.ipynb out.ipynb -p out_dir" in readme.replace("\n", " ")
+    with Image.open(ROOT / "docs" / "paper_grid.png") as img:
+        # the grid's PNG at -p dpi 110: two paper columns (7 in) wide
+        assert img.size[0] == round(ek.plot.WIDTHS["double"] * 110)
+    assert (ROOT / "docs" / "paper_grid.png").stat().st_size < 150_000  # small in the repo

@@ -1,4 +1,5 @@
-"""Explorer: composition, links between its parts (both ways), grids, the plotly curves."""
+"""Explorer: composition, links between its parts (both ways), grids, the curves (SVG by
+default; one shared plotly figure on request)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from eagle_kit.widgets import AblationSlider, Explorer, RegionOverlay, TokenTime
 
 
 def test_composes_the_three_widgets_curves_and_metrics(expl) -> None:
-    explorer = Explorer(expl)
+    explorer = Explorer(expl, curves="plotly")
     (panel,) = explorer.panels
     assert isinstance(panel.timeline, TokenTimeline)
     assert isinstance(panel.overlay, RegionOverlay)
@@ -20,7 +21,7 @@ def test_composes_the_three_widgets_curves_and_metrics(expl) -> None:
     assert explorer.timeline is panel.timeline and explorer.figure is panel.figure
     state = explorer._panels[0]
     assert state["timeline"] == f"anywidget:{panel.timeline.model_id}"
-    assert state["figure"] == f"anywidget:{panel.figure.model_id}"
+    assert explorer._figure == f"anywidget:{panel.figure.model_id}"
     assert state["title"] == "eagle (exact) · scorer"
     metrics = dict(state["metrics"])
     assert metrics["insertion_auc"] == pytest.approx(expl.metrics()["insertion_auc"])
@@ -83,7 +84,7 @@ def test_invalid_state_is_rejected_before_it_spreads(expl) -> None:
 
 
 def test_plotly_figure_marks_k_and_follows_the_selection(expl) -> None:
-    explorer = Explorer(expl)
+    explorer = Explorer(expl, curves="plotly")
     fig = explorer.figure
     area = expl.dataset["area"].values
     explorer.k = 7
@@ -96,7 +97,7 @@ def test_plotly_figure_marks_k_and_follows_the_selection(expl) -> None:
 
 
 def test_clicking_a_curve_point_moves_k_everywhere(expl) -> None:
-    explorer = Explorer(expl)
+    explorer = Explorer(expl, curves="plotly")
     trace = explorer.figure.data[0]
     trace._dispatch_on_click(
         Points(point_inds=[11], xs=[0.7], ys=[0.5], trace_name="insertion", trace_index=0), None
@@ -131,7 +132,7 @@ def test_input_errors_list_what_is_accepted(expl) -> None:
     with pytest.raises(ValueError, match=r"one title per explanation: 2 expected"):
         Explorer([expl, expl], titles=["only one"])
     with pytest.raises(
-        ValueError, match=r"Unknown curves 'matplotlib'. Choose one of: plotly, svg"
+        ValueError, match=r"Unknown curves 'matplotlib'. Choose one of: svg, plotly"
     ):
         Explorer(expl, curves="matplotlib")
     with pytest.raises(
@@ -140,15 +141,15 @@ def test_input_errors_list_what_is_accepted(expl) -> None:
         Explorer([expl, expl], scorer=[None])
 
 
-def test_svg_curves_mode_has_no_figure(expl) -> None:
-    explorer = Explorer(expl, curves="svg")
-    assert explorer.figure is None and explorer._panels[0]["figure"] == ""
+def test_svg_curves_are_the_default_and_need_no_figure(expl) -> None:
+    explorer = Explorer(expl)
+    assert explorer.figure is None and explorer._figure == ""
     explorer.k = 3  # nothing in Python draws the curves then; the links still work
     assert explorer.slider.k == 3
 
 
 def test_close_closes_the_parts_and_unlinks_them(expl) -> None:
-    explorer = Explorer(expl)
+    explorer = Explorer(expl, curves="plotly")
     parts = [explorer.timeline, explorer.overlay, explorer.slider, explorer.figure]
     explorer.close()
     assert explorer.comm is None and all(w.comm is None for w in parts)
@@ -160,3 +161,34 @@ def test_video_frame_is_shared_by_overlay_and_slider(video_expl) -> None:
     explorer = Explorer(video_expl, curves="svg")
     explorer.overlay.frame = 2
     assert explorer.slider.frame == 2
+
+
+def test_plotly_on_request_is_one_figure_for_every_panel(expl, expl_red) -> None:
+    """plotly.js travels with each FigureWidget: several panels share one figure."""
+    explorer = Explorer({"all": expl, "red": expl_red}, curves="plotly")
+    fig = explorer.figure
+    assert all(p.figure is fig for p in explorer.panels)
+    assert [t.name for t in fig.data] == [
+        "all: insertion",
+        "all: deletion",
+        "red: insertion",
+        "red: deletion",
+    ]
+    explorer.panels[1].slider.k = 9  # same regions: k is linked, both markers move
+    area = expl.dataset["area"].values
+    assert fig.layout.shapes[0].x0 == fig.layout.shapes[1].x0 == pytest.approx(area[9])
+    fig.data[3]._dispatch_on_click(
+        Points(point_inds=[2], xs=[0.1], ys=[0.5], trace_name="red: deletion", trace_index=3),
+        None,
+    )
+    assert explorer.panels[1].slider.k == 2 and explorer.k == 2
+
+
+def test_plotly_y_axis_follows_the_data(expl) -> None:
+    """A token whose p stays near 0.05–0.3 is not drawn as a flat line on [0, 1]."""
+    explorer = Explorer(expl, curves="plotly")
+    explorer.select(" on")  # p from 0.6 to 0.8 on every image
+    lo, hi = explorer.figure.layout.yaxis.range
+    both = np.concatenate([expl.curve("insertion", [3]), expl.curve("deletion", [3])])
+    assert lo <= both.min() and hi >= both.max()
+    assert hi - lo < 0.5 and "zoomed" in explorer.figure.layout.yaxis.title.text

@@ -21,7 +21,7 @@ def read_state(page: str) -> dict:
 
 
 def test_explorer_page_embeds_all_parts(expl, tmp_path: Path) -> None:
-    explorer = Explorer(expl)
+    explorer = Explorer(expl, curves="plotly")
     explorer.select(" red")
     explorer.k = 6
     path = explorer.save_html(tmp_path / "out" / "explorer.html", title="red <square>")
@@ -36,7 +36,7 @@ def test_explorer_page_embeds_all_parts(expl, tmp_path: Path) -> None:
     }
     assert state["root"] == explorer.model_id and set(state["models"]) == ids  # no plotly figure
     root = state["models"][explorer.model_id]["state"]
-    assert root["_panels"][0]["figure"] == ""  # curves drawn as SVG in the page
+    assert explorer._figure and root["_figure"] == ""  # curves drawn as SVG in the page
     assert root["_links"] == explorer._links and root["_browser_links"] is True
     assert explorer._browser_links is False  # in the notebook, Python links the parts
     slider = state["models"][explorer.slider.model_id]["state"]

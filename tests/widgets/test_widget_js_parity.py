@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eagle_kit.colors import diverging_rgb
-from eagle_kit.explanation import attribution_values
+from eagle_kit.colors import GAIN_COLORMAP, diverging_rgb, gain_colors
+from eagle_kit.explanation import MIN_MAP_SPAN, attribution_values
 from eagle_kit.widgets import Explorer
 
 WIDGETS = Path(__file__).resolve().parents[2] / "widgets"
@@ -85,8 +85,89 @@ def test_attribution_and_token_maps_match_python(expl, expl_red) -> None:
             np.testing.assert_allclose(
                 results[i]["objective"], e.dataset["attribution"].values, atol=1e-12
             )
-            np.testing.assert_allclose(results[i]["tokens"], e.region_values(tokens), atol=1e-12)
+            np.testing.assert_allclose(
+                results[i]["tokens"], e.region_values(tokens, kind="rank"), atol=1e-12
+            )
             i += 1
+
+
+def test_gain_maps_and_spans_match_python(expl, expl_red) -> None:
+    """mapFor (what the overlay draws and reads out) against Explanation.region_values and
+    Explanation.map_info, for the objective and token selections, both kinds."""
+    selections = ([], [1], [4], [0, 5], [1, 2, 3])
+    cases = []
+    for e in (expl, expl_red):
+        ds = e.dataset
+        for sel in selections:
+            for kind in ("auto", "rank", "gain"):
+                cases.append(
+                    {
+                        "order": e.order.tolist(),
+                        "attribution": ds["attribution"].values.tolist(),
+                        "objective": ds["objective"].values.tolist(),
+                        "insertion": ds["insertion"].values.tolist(),
+                        "targets": e.targets,
+                        "selected": sel,
+                        "kind": kind,
+                    }
+                )
+    script = (
+        PRELUDE
+        + """
+    const h = await import('./helpers.js');
+    const out = input.map((c) => {
+      const T = c.insertion[0].length;
+      const d = { order: Int32Array.from(c.order), attribution: Float64Array.from(c.attribution),
+        objective: Float64Array.from(c.objective),
+        insertion: { data: Float64Array.from(c.insertion.flat()), shape: [c.insertion.length, T] } };
+      const m = h.mapFor(d, c.selected, c.targets, c.kind);
+      return { source: m.source, kind: m.kind, values: [...m.values], gain: [...m.gainValues],
+        rank: [...m.rankValues], span: m.span, maxGain: m.maxGain, region: m.maxGainRegion,
+        black: m.black, full: m.full, shown: m.shown, minSpan: h.MIN_MAP_SPAN };
+    });
+    console.log(JSON.stringify(out));
+    """
+    )
+    results = iter(run_node(script, cases))
+    for e in (expl, expl_red):
+        for sel in selections:
+            tokens = None if not sel or sel == e.targets else sel
+            for kind in ("auto", "rank", "gain"):
+                got = next(results)
+                want_kind = None if kind == "auto" else kind
+                info = e.map_info(tokens, kind=want_kind)
+                assert got["source"] == info.source and got["kind"] == info.kind
+                np.testing.assert_allclose(
+                    got["values"], e.region_values(tokens, kind=want_kind), atol=1e-12
+                )
+                np.testing.assert_allclose(
+                    got["gain"], e.region_values(tokens, kind="gain"), atol=1e-12
+                )
+                np.testing.assert_allclose(
+                    got["rank"], e.region_values(tokens, kind="rank"), atol=1e-12
+                )
+                assert got["span"] == pytest.approx(info.span, abs=1e-12)
+                assert got["maxGain"] == pytest.approx(info.max_gain, abs=1e-12)
+                assert got["region"] == info.max_gain_region
+                assert got["black"] == pytest.approx(info.black, abs=1e-12)
+                assert got["full"] == pytest.approx(info.full, abs=1e-12)
+                assert got["shown"] == info.shown
+                assert got["minSpan"] == MIN_MAP_SPAN
+
+
+def test_gain_colours_match_python() -> None:
+    values = [-1.5, -1, -0.73, -0.5, -0.1, 0, 0.05, 0.3, 0.5, 0.99, 1, 2]
+    script = (
+        PRELUDE
+        + """
+    const h = await import('./helpers.js');
+    console.log(JSON.stringify({ colours: input.map((v) => h.gainColor(v)), name: h.GAIN_COLORMAP }));
+    """
+    )
+    out = run_node(script, values)
+    assert out["name"] == GAIN_COLORMAP
+    want = gain_colors(np.array(values))
+    assert np.abs(np.subtract(out["colours"], want)).max() <= 1  # rounding of .5 differs
 
 
 def test_degenerate_curves_match_python() -> None:

@@ -60,7 +60,8 @@ def test_select_by_text_or_index(expl) -> None:
     timeline.select("red", 4)
     assert timeline.selected == [1, 4]
     with pytest.raises(
-        traitlets.TraitError, match=r"Token 'cat' is not among the recorded tokens: \['A', ' red'"
+        traitlets.TraitError,
+        match=r"'cat' is not a word or phrase of the answer.*'A' \(0\), 'red' \(1\)",
     ):
         timeline.select("cat")
     timeline.select()
@@ -96,6 +97,23 @@ def test_overlay_shows_the_objective_map_until_other_tokens_are_selected(expl_re
     # the blue square gets weight in the blue token's map, none in the objective's (red)
     assert overlay.current_map()[36, 35] > 0.1
     assert expl_red.attribution_map()[36, 35] == 0
+
+
+def test_overlay_shows_rank_for_the_objective_gain_for_tokens_unless_toggled(expl_red) -> None:
+    overlay = RegionOverlay(expl_red)
+    assert overlay.map_kind == "auto" and overlay.shown_kind == "rank"
+    overlay.selected = [4]
+    assert overlay.shown_kind == "gain" and overlay.map_info().kind == "gain"
+    np.testing.assert_allclose(overlay.current_map(), expl_red.attribution_map([4], kind="gain"))
+    assert overlay.current_map().min() >= 0 and overlay.map_info().span > 0.5  # units: p
+    overlay.map_kind = "rank"
+    np.testing.assert_allclose(overlay.current_map(), expl_red.attribution_map([4], kind="rank"))
+    overlay.selected = []
+    overlay.map_kind = "gain"
+    np.testing.assert_allclose(overlay.current_map(), expl_red.attribution_map(kind="gain"))
+    assert "Gain map" in overlay.map_info().caption()
+    with pytest.raises(traitlets.TraitError):
+        overlay.map_kind = "effect"
 
 
 def test_overlay_payload_matches_the_dataset(expl) -> None:

@@ -4,6 +4,8 @@ import { describe, test } from "node:test";
 
 import {
   COLORMAPS,
+  GAIN_ANCHORS,
+  MIN_MAP_SPAN,
   RELIANCE_SCALE,
   attributionByRank,
   clickSelection,
@@ -18,11 +20,15 @@ import {
   formatSigned,
   frameCount,
   frameOf,
+  gainColor,
+  gainLut,
   gridColumns,
   heatRgba,
+  heatValues,
   keySelection,
   linePath,
   luminance,
+  mapFor,
   mapSource,
   marginalGains,
   maskedRgba,
@@ -37,6 +43,7 @@ import {
   ranksFromOrder,
   regionAt,
   relianceColor,
+  resolveMapKind,
   row,
   sameList,
   textColorFor,
@@ -323,5 +330,73 @@ describe("layout and formatting", () => {
     assert.equal(tokenDisplay(" "), "␣");
     assert.equal(tokenDisplay("\n"), "↵");
     assert.equal(metricLabel("insertion_auc_sensitive"), "insertion AUC sensitive");
+  });
+});
+
+describe("gain maps (METHOD §5): effect in probability, not rank", () => {
+  // 3 regions, order [2, 0, 1]; token 0 jumps when region 0 (rank 2) is inserted
+  const d = {
+    order: Int32Array.from([2, 0, 1]),
+    attribution: Float64Array.from([0.5, 0, 1]),
+    objective: Float64Array.from([0, 0.2, 1.8, 2]),
+    insertion: { data: Float64Array.from([0.0, 0.5, 0.01, 0.5, 0.99, 0.502, 1.0, 0.503]), shape: [4, 2] },
+  };
+
+  test("auto: rank for the objective, gain for a token selection", () => {
+    assert.equal(resolveMapKind("auto", "objective"), "rank");
+    assert.equal(resolveMapKind("auto", "tokens"), "gain");
+    assert.equal(resolveMapKind("gain", "objective"), "gain");
+    assert.throws(() => resolveMapKind("effect", "tokens"), /auto, rank, gain/);
+  });
+
+  test("a token's gain map gives the big jump to its region, wherever it sits in the order", () => {
+    const m = mapFor(d, [0], [1], "auto");
+    assert.equal(m.source, "tokens");
+    assert.equal(m.kind, "gain");
+    [0.98, 0.01, 0.01].forEach((want, region) => close(m.values[region], want));
+    // the rank map of the same token puts that region (rank 2 of 3) at only 0.01/0.99 of the top
+    close(m.rankValues[0], 0.01 / 0.99);
+    close(m.rankValues[2], 1);
+    close(m.span, 1);
+    close(m.maxGain, 0.98);
+    assert.equal(m.maxGainRegion, 0);
+    assert.equal(m.shown, true);
+  });
+
+  test("objective: F_k − F_{k−1} per region; rank values are the stored attribution", () => {
+    const m = mapFor(d, [], [1], "gain");
+    assert.equal(m.source, "objective");
+    [1.6, 0.2, 0.2].forEach((want, region) => close(m.values[region], want));
+    assert.deepEqual([...mapFor(d, [1], [1], "auto").values], [0.5, 0, 1]);
+  });
+
+  test("a quantity that barely moves is not shown", () => {
+    const m = mapFor(d, [1], [0], "gain"); // token 1: 0.5 → 0.503
+    close(m.span, 0.003);
+    assert.equal(m.shown, false);
+    assert.equal(MIN_MAP_SPAN, 0.01);
+  });
+
+  test("heat values: rank as is, gain symmetric around 0.5 on ±max|gain|", () => {
+    const m = mapFor(d, [0], [1], "gain");
+    const v = heatValues(m);
+    close(v[0], 1);
+    close(v[1], (0.01 / 0.98 + 1) / 2);
+    assert.deepEqual([...heatValues(mapFor(d, [], [1], "rank"))], [0.5, 0, 1]);
+  });
+
+  test("gain colours: purple below 0, neutral grey at 0, orange above; clipped at ±1", () => {
+    assert.deepEqual(gainColor(0), [247, 247, 247]);
+    assert.deepEqual(gainColor(-1), GAIN_ANCHORS[0]);
+    assert.deepEqual(gainColor(1), GAIN_ANCHORS[GAIN_ANCHORS.length - 1]);
+    assert.deepEqual(gainColor(5), gainColor(1));
+    assert.deepEqual(gainColor(Number.NaN), gainColor(0));
+    const [r, , b] = gainColor(0.6);
+    assert.ok(r > b, "positive gain is orange");
+    const [r2, , b2] = gainColor(-0.6);
+    assert.ok(b2 > r2, "negative gain is purple");
+    const lut = gainLut();
+    assert.equal(lut.length, 256 * 3);
+    assert.deepEqual([...lut.subarray(255 * 3)], gainColor(1));
   });
 });

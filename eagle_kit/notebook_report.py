@@ -1,0 +1,345 @@
+"""``eagle-kit report``: run a parameterised notebook and keep everything it made.
+
+:func:`run_report` executes a notebook with papermill and writes, into one folder:
+
+- ``NAME.ipynb`` — the executed notebook (outputs included);
+- ``NAME.html`` — a self-contained page of it (nbconvert) in which every figure shows
+  without network: images are inline, plotly charts carry plotly.js once per page (not
+  from a CDN), widgets show their static view, and no script is fetched from the network;
+- ``figures/`` — every image the notebook displayed (PNG/SVG), ``cellNN-K``: the K-th
+  image of the notebook's NN-th cell (1-based, markdown cells counted);
+- whatever the notebook wrote to its ``out_dir`` parameter (set to this folder): figure
+  files, saved explanations (``*.nc``) …;
+- ``metrics.json`` — plain numbers rounded to 6 significant digits, NaN/∞ → ``null``
+  (:mod:`eagle_kit.tables`): the notebook's own ``metrics.json`` when it writes one, else
+  the metrics of every saved explanation.
+
+Parameters follow papermill's ``-p`` rule (:func:`parse_parameter`): ``3`` is an int,
+``0.5`` a float, ``True``/``False``/``None`` those constants, anything else — ``"0,-1"``
+too — a string for the notebook to parse. A failing cell stops the run with
+:class:`NotebookFailed`, whose one-line message names the notebook and the cell; the
+partial report (executed notebook, HTML, figures) is written first.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "run_report",
+    "parse_parameter",
+    "parse_parameters",
+    "export_html",
+    "ReportResult",
+    "NotebookFailed",
+]
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+class NotebookFailed(RuntimeError):
+    """A cell of the report's notebook raised; ``str(err)`` is one line naming both.
+
+    Attributes:
+        notebook: the notebook's path as given.
+        cell: number of the failing cell in the source notebook (1 = its first cell,
+            markdown cells included), or -1 if unknown.
+        execution_count: its ``In [n]`` number, or None.
+        error: ``"ExceptionName: first line of the message"``.
+        result: the partial :class:`ReportResult` (files written before the error).
+    """
+
+    def __init__(
+        self,
+        notebook: str,
+        cell: int,
+        execution_count: int | None,
+        error: str,
+        result: ReportResult,
+    ):
+        self.notebook, self.cell, self.execution_count = notebook, cell, execution_count
+        self.error, self.result = error, result
+        where = f"cell {cell}" + (f" (In [{execution_count}])" if execution_count else "")
+        super().__init__(f"{notebook} failed in {where}: {error}")
+
+
+@dataclass
+class ReportResult:
+    """What :func:`run_report` wrote (paths inside ``folder``)."""
+
+    folder: Path
+    notebook: Path
+    html: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+    explanations: list[Path] = field(default_factory=list)
+    metrics: Path | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        lines = [
+            f"executed notebook: {self.notebook}",
+            f"HTML:              {self.html}",
+            f"figures:           {len(self.figures)} in {self.folder / 'figures'}",
+            f"explanations:      {len(self.explanations)}",
+            f"metrics:           {self.metrics}",
+        ]
+        return "\n".join(lines)
+
+
+def parse_parameter(value: str) -> Any:
+    """A ``-p`` value with papermill's typing: bool/None constants, int, float, else str.
+
+    >>> parse_parameter("3"), parse_parameter("0.5"), parse_parameter("0,-1")
+    (3, 0.5, '0,-1')
+    """
+    if value == "True":
+        return True
+    if value == "False":
+        return False
+    if value == "None":
+        return None
+    if _INT.match(value):
+        return int(value)
+    if _NUMBER.match(value) or value.lower() in ("nan", "inf", "-inf", "+inf"):
+        return float(value)
+    return value
+
+
+def parse_parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
+    """``[["seed", "7"], ["targets", "0,-1"]]`` → ``{"seed": 7, "targets": "0,-1"}``.
+
+    Raises:
+        ValueError: a name that is not a Python identifier.
+    """
+    out: dict[str, Any] = {}
+    for name, value in pairs or []:
+        if not str(name).isidentifier():
+            raise ValueError(
+                f"Parameter name {name!r} is not a Python name; write -p NAME VALUE, "
+                f"e.g. -p seed 7."
+            )
+        out[str(name)] = parse_parameter(str(value))
+    return out
+
+
+# -- the static HTML -----------------------------------------------------------------------
+
+
+def _static_outputs(nb: Any) -> Any:
+    """A copy of ``nb`` whose outputs all show offline: plotly JSON → inline plotly.js
+    (once), widget views → their static fallback (or dropped), no widget state."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    plotly_sent = False
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if not isinstance(data, dict):
+                kept.append(out)
+                continue
+            static = [k for k in data if k.startswith("image/")] + (
+                ["text/html"] if "text/html" in data else []
+            )
+            if PLOTLY_MIME in data:
+                if not any(k.startswith("image/") for k in data):
+                    data["text/html"] = _plotly_html(data[PLOTLY_MIME], not plotly_sent)
+                    plotly_sent = True
+                else:
+                    data.pop("text/html", None)  # the static image is the fallback
+                data.pop(PLOTLY_MIME)
+            if WIDGET_MIME in data:
+                data.pop(WIDGET_MIME)
+                if not static:  # e.g. a progress bar: its text is a frozen bar
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+    return nb
+
+
+def _plotly_html(spec: Any, include_js: bool) -> str:
+    import plotly.io as pio
+
+    fig = pio.from_json(json.dumps(spec), skip_invalid=True)
+    return pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=bool(include_js),
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def export_html(notebook: Any, path: str | os.PathLike) -> Path:
+    """Write an executed notebook as a self-contained HTML page (nbconvert, lab template).
+
+    Every output shows offline: images inline, plotly charts with plotly.js embedded once
+    per page, widgets by their static fallback; scripts the template would fetch from a
+    CDN (require.js, MathJax) are dropped.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = notebook if not isinstance(notebook, (str, os.PathLike)) else nbformat.read(notebook, 4)
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(_static_outputs(nb))
+    body = re.sub(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    body = re.sub(r'<link[^>]*\shref="https?://[^"]*"[^>]*/?>', "", body)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _extract_figures(nb: Any, folder: Path) -> list[Path]:
+    """Every image output of ``nb`` as a file ``cellNN-K.png|svg`` in ``folder``: NN is the
+    cell's number in the source notebook (1 = its first cell, as in error messages), K the
+    image's index among that cell's outputs."""
+    paths = []
+    i = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        i += 1
+        k = 0
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            for mime, suffix in (("image/svg+xml", "svg"), ("image/png", "png")):
+                if mime in data:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    p = folder / f"cell{i:02d}-{k}.{suffix}"
+                    raw = data[mime]
+                    raw = "".join(raw) if isinstance(raw, list) else raw
+                    if suffix == "png":
+                        p.write_bytes(base64.b64decode(raw))
+                    else:
+                        p.write_text(raw, encoding="utf-8")
+                    paths.append(p)
+                    k += 1
+                    break
+    return paths
+
+
+def _metrics(folder: Path, explanations: list[Path]) -> Path | None:
+    """``folder/metrics.json`` as plain rounded numbers (:func:`eagle_kit.tables.write_json`):
+    the notebook's own, else the metrics of every saved explanation."""
+    from .tables import write_json
+
+    target = folder / "metrics.json"
+    if target.exists():
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return target  # not ours to repair; the notebook wrote it
+        return write_json(target, data)
+    if not explanations:
+        return None
+    from .explanation import load_explanation
+
+    data = {str(p.relative_to(folder)): load_explanation(p).metrics() for p in explanations}
+    return write_json(target, data)
+
+
+def run_report(
+    notebook: str | os.PathLike,
+    out: str | os.PathLike,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> ReportResult:
+    """Run ``notebook`` with papermill into the folder ``out``; see the module docstring.
+
+    Args:
+        notebook: a notebook with one cell tagged ``parameters``.
+        out: the report folder (created). The notebook's ``out_dir`` parameter is set to
+            it unless ``parameters`` gives one.
+        parameters: name → value (typed; see :func:`parse_parameters` for ``-p`` strings).
+        kernel_name: Jupyter kernel; default the notebook's (``python3``).
+        timeout: seconds per cell (None: no limit).
+        cwd: working folder of the kernel (default the current one).
+
+    Returns:
+        A :class:`ReportResult`.
+
+    Raises:
+        FileNotFoundError: no notebook at ``notebook``.
+        NotebookFailed: a cell raised (the partial report is written first).
+    """
+    import nbformat
+    import papermill as pm
+
+    src = Path(notebook)
+    if not src.is_file():
+        raise FileNotFoundError(f"No notebook at '{notebook}'.")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    params = dict(parameters or {})
+    params.setdefault("out_dir", str(folder))
+    executed = folder / src.name
+    result = ReportResult(folder=folder, notebook=executed, parameters=params)
+    failure: Exception | None = None
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(executed),
+            parameters=params,
+            kernel_name=kernel_name,
+            execution_timeout=timeout,
+            cwd=str(cwd) if cwd is not None else None,
+            progress_bar=False,
+            log_output=False,
+        )
+    except pm.PapermillExecutionError as err:
+        failure = err
+    except Exception as err:  # kernel died, timeout …: still keep what ran
+        if not executed.exists():
+            raise
+        failure = err
+    nb = nbformat.read(executed, 4)
+    result.figures = _extract_figures(nb, folder / "figures")
+    result.html = export_html(nb, executed.with_suffix(".html"))
+    result.explanations = sorted(p for p in folder.rglob("*.nc") if not p.name.startswith("."))
+    result.metrics = _metrics(folder, result.explanations)
+    if failure is not None:
+        cell, count, error = _failure(nb, failure)
+        raise NotebookFailed(str(notebook), cell, count, error, result) from failure
+    return result
+
+
+def _failure(nb: Any, err: Exception) -> tuple[int, int | None, str]:
+    """Number (1-based) of the failing cell in the *source* notebook, its count, the error."""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = str(getattr(err, "evalue", err))
+    first = (evalue.strip().splitlines() or [""])[0]
+    error = f"{ename}: {first}" if first else str(ename)
+    count = getattr(err, "exec_count", None)
+    index = -1
+    number = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue  # cells papermill added: not in the source notebook
+        number += 1
+        outs = cell.get("outputs", [])
+        if any(o.get("output_type") == "error" for o in outs):
+            index = number
+            count = count or cell.get("execution_count")
+            break
+    return index, count, error

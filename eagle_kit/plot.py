@@ -1,0 +1,1024 @@
+"""Static figures: the one place eagle_kit draws them (matplotlib), for papers and reports.
+
+Every function returns a :class:`matplotlib.figure.Figure` sized for one (3.35 in) or two
+(7.0 in) paper columns (``width="single"`` / ``"double"``, or inches), drawn in the house
+style (:func:`style`) with the one palette of :mod:`eagle_kit.colors`:
+
+- :func:`overlay` — a map over the image with a colour bar in its units (rank or gain,
+  METHOD §5), its span in the title, region outlines, ground truth and the area the model
+  never saw (hatched);
+- :func:`tokens` — the answer as a strip of tokens coloured by visual reliance (METHOD §6);
+- :func:`curves` — insertion/deletion curves with their AUCs (METHOD §8);
+- :func:`grid` — methods × samples with one shared colour scale and one colour bar;
+- :func:`hallucination` — the diagnosis: cause regions, map, and the image at the
+  correction point (METHOD §7).
+
+Save with :func:`save`: PDF/SVG are vector with fonts embedded and text kept as text
+(TrueType/Type 42 in PDF, ``<text>`` in SVG), PNG at the ``dpi`` you choose::
+
+    import eagle_kit as ek
+    fig = ek.plot.overlay(expl, "square", boxes=[(10, 10, 30, 30)])
+    ek.plot.save(fig, "fig1.pdf")            # or .svg, or .png with dpi=600
+
+``fig.savefig`` works too, but only :func:`save` (or ``with ek.plot.style():``) sets the
+font embedding. matplotlib is imported on first use; when no backend is chosen (no
+``MPLBACKEND``, no ``matplotlib.use``) the non-interactive Agg backend is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .colors import GAIN_COLORMAP, PALETTE, diverging_hex, diverging_rgb, text_color_for
+from .explanation import MIN_MAP_SPAN, Explanation, MapInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "overlay",
+    "tokens",
+    "curves",
+    "grid",
+    "hallucination",
+    "save",
+    "style",
+    "figure_size",
+    "gain_colormap",
+    "to_svg",
+    "to_png",
+    "STYLE",
+    "WIDTHS",
+    "RANK_LABEL",
+]
+
+#: Paper column widths in inches: one column of a two-column paper, and the full width.
+WIDTHS: dict[str, float] = {"single": 3.35, "double": 7.0}
+
+#: Colour bar label of rank maps (METHOD §5).
+RANK_LABEL = "rank value (METHOD §5)"
+
+#: The house style (matplotlib rcParams), applied by :func:`style` and :func:`save` only.
+STYLE: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "lines.linewidth": 1.4,
+    "hatch.linewidth": 0.6,
+    "text.color": PALETTE["text"],
+    "axes.labelcolor": PALETTE["text"],
+    "axes.edgecolor": PALETTE["text"],
+    "xtick.color": PALETTE["text"],
+    "ytick.color": PALETTE["text"],
+    # vector output: fonts embedded as TrueType (PDF Type 42), text kept as <text> in SVG
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "eagle-kit",  # same figure → same SVG bytes
+    "savefig.dpi": 300,
+    "figure.dpi": 150,  # notebook display; saving sets its own dpi
+    "image.interpolation": "none",  # vector output embeds the pixels as they are
+    "image.composite_image": False,  # image and map stay separate layers in PDF/SVG
+}
+
+#: Zoom the probability axis of :func:`curves` to the data when its maximum is below this.
+ZOOM_BELOW = 0.25
+
+
+def _matplotlib() -> Any:
+    """Import matplotlib; pick Agg when no backend was chosen (scripts, servers, CLI)."""
+    try:
+        import matplotlib
+    except ImportError as err:  # pragma: no cover - a dependency of eagle-kit
+        raise ImportError(
+            "eagle_kit.plot draws with matplotlib, which is not installed: "
+            "pip install 'matplotlib>=3.8'."
+        ) from err
+    if os.environ.get("MPLBACKEND") is None and not _backend_chosen(matplotlib):
+        matplotlib.use("Agg")
+    if "IPython" in sys.modules:
+        _notebook_display()
+    return matplotlib
+
+
+def _backend_chosen(matplotlib: Any) -> bool:
+    """Whether a backend was set (rcParams, matplotlib.use, matplotlibrc), without
+    triggering matplotlib's automatic choice."""
+    get = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
+    if get is not None:
+        return get() is not None
+    return dict.__getitem__(matplotlib.rcParams, "backend") is not getattr(
+        matplotlib.rcsetup, "_auto_backend_sentinel", None
+    )
+
+
+def _notebook_display() -> None:
+    """In IPython/Jupyter, make a returned Figure display as an image (the inline backend's
+    formatter when it is active, else a PNG at 150 dpi in the house style)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    with contextlib.suppress(Exception):
+        import matplotlib_inline.backend_inline  # noqa: F401  (registers its formatter)
+    from matplotlib.figure import Figure
+
+    formatter = ip.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(Figure)
+    except KeyError:
+        formatter.for_type(Figure, lambda fig: to_png(fig, dpi=150))
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """A context in which matplotlib uses the house style (:data:`STYLE`).
+
+    Global rcParams are restored on exit. Figures from this module are created in it; use
+    it around your own matplotlib code (or ``fig.savefig``) to match them.
+    """
+    mpl = _matplotlib()
+    with mpl.rc_context(STYLE):
+        yield
+
+
+def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[float, float]:
+    """``(width, height)`` in inches: ``"single"`` (3.35), ``"double"`` (7.0) or inches.
+
+    Raises:
+        ValueError: unknown width name or a non-positive size.
+    """
+    if isinstance(width, str):
+        if width not in WIDTHS:
+            raise ValueError(
+                f"Unknown width {width!r}. Choose one of: {', '.join(WIDTHS)}, or inches."
+            )
+        w = WIDTHS[width]
+    else:
+        w = float(width)
+    if not (w > 0 and aspect > 0):
+        raise ValueError(f"Figure width and aspect must be > 0; got {width!r}, {aspect!r}.")
+    return w, w * aspect
+
+
+def _new_figure(width: str | float, aspect: float, *, layout: str | None = "constrained") -> Figure:
+    _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figure_size(width, aspect), layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _finish(fig: Figure) -> Figure:
+    """Lay the figure out once (in the house style) and freeze it: every save and display
+    of it then has the same geometry, so the same figure gives the same file."""
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return fig
+
+
+def _check(expl: Any, what: str = "expl") -> Explanation:
+    if not isinstance(expl, Explanation):
+        raise TypeError(
+            f"{what} must be an eagle_kit.Explanation (from ek.explain or ek.load_explanation); "
+            f"got {type(expl).__name__}."
+        )
+    return expl
+
+
+def _names(expl: Explanation, tokens: Any) -> str:
+    """``p("red")`` / ``mean p("red" "square")`` of the tokens (default: the targets)."""
+    return expl.map_info(expl.targets if tokens is None else tokens, kind="gain").quantity
+
+
+# -- colour scales -------------------------------------------------------------------------
+
+
+def _cmap_norm(info: MapInfo, scale: float | None) -> tuple[Any, Any, str]:
+    """Colormap, norm and colour-bar label of a map."""
+    mpl = _matplotlib()
+    from matplotlib.colors import Normalize
+
+    if info.kind == "rank":
+        return mpl.colormaps["viridis"], Normalize(0.0, 1.0), RANK_LABEL
+    s = info.scale if scale is None else float(scale)
+    return gain_colormap(), Normalize(-s, s), f"gain in {info.quantity} (probability)"
+
+
+def gain_colormap() -> Any:
+    """The gain scale of :func:`eagle_kit.colors.gain_colors` as a matplotlib colormap:
+    purple (−: lowers p) → light grey (0) → orange (+: raises p). matplotlib's own
+    ``"PuOr"`` runs the other way; this one matches every other view."""
+    _matplotlib()
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from .colors import _PUOR
+
+    return LinearSegmentedColormap.from_list(f"eagle_{GAIN_COLORMAP}", _PUOR / 255.0, N=256)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    from .colors import grayscale
+
+    return grayscale(image)
+
+
+def _outline_regions(ax: Axes, labels: np.ndarray, *, color: str, linewidth: float) -> None:
+    """Region borders as vector lines along pixel edges."""
+    from matplotlib.collections import LineCollection
+
+    segs = []
+    ys, xs = np.nonzero(labels[:, 1:] != labels[:, :-1])  # vertical edges
+    segs += [((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(ys, xs)]
+    ys, xs = np.nonzero(labels[1:, :] != labels[:-1, :])  # horizontal edges
+    segs += [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(ys, xs)]
+    if segs:
+        ax.add_collection(
+            LineCollection(segs, colors=color, linewidths=linewidth, alpha=0.7, zorder=3)
+        )
+
+
+def _mask_outline(ax: Axes, mask: np.ndarray, **kw: Any) -> None:
+    m = np.asarray(mask, dtype=float)
+    if m.any():
+        ax.contour(m, levels=[0.5], **kw)
+
+
+def _hatch_unseen(ax: Axes, seen: np.ndarray) -> bool:
+    """Hatch the pixels the model never saw; True when there were any."""
+    unseen = ~np.asarray(seen, bool)
+    if not unseen.any():
+        return False
+    grey = np.zeros((*unseen.shape, 4))
+    grey[..., :3] = 0.5
+    grey[..., 3] = unseen * 0.55
+    ax.imshow(grey, zorder=4)
+    ax.contourf(
+        unseen.astype(float),
+        levels=[0.5, 1.5],
+        colors="none",
+        hatches=["////"],
+        zorder=5,
+    )
+    return True
+
+
+def _image_axes(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+def _draw_map(
+    ax: Axes,
+    expl: Explanation,
+    tokens: Any,
+    *,
+    info: MapInfo,
+    frame: int,
+    alpha: float,
+    smooth: float | None,
+    scale: float | None,
+    outlines: bool,
+    boxes: Sequence[Sequence[float]] | None,
+    masks: Any,
+) -> Any:
+    """Image, map, outlines, ground truth and unseen area in ``ax``; the map's AxesImage
+    (None when the span is below MIN_MAP_SPAN and no fixed scale is given)."""
+    from matplotlib.patches import Rectangle
+
+    image = expl.image
+    labels = expl.labels
+    if image.ndim == 4:
+        if not 0 <= frame < image.shape[0]:
+            raise ValueError(f"frame must be in 0..{image.shape[0] - 1}; got {frame}.")
+        image, labels = image[frame], labels[frame]
+    drawn = info.shown or scale is not None
+    if smooth is None:
+        smooth = 0.25 * float(np.sqrt(labels.size / max(expl.n_regions, 1)))
+    mappable = None
+    if drawn:
+        cmap, norm, _ = _cmap_norm(info, scale)
+        ax.imshow(_grey(image) if info.kind == "gain" else image, zorder=1)
+        m = expl.attribution_map(tokens, kind=info.kind, smooth=smooth)
+        if m.ndim == 3:
+            m = m[frame]
+        mappable = ax.imshow(m, cmap=cmap, norm=norm, alpha=alpha, zorder=2)
+    else:
+        ax.imshow(_grey(image), zorder=1, alpha=0.6)
+        ax.text(
+            0.5,
+            0.5,
+            f"the image barely moves\n{info.quantity}\n(span {info.span:.3f} < {MIN_MAP_SPAN:g}):\n"
+            "no map drawn",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color=PALETTE["text"],
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": PALETTE["muted"]},
+            zorder=6,
+        )
+    if outlines:
+        _outline_regions(ax, labels, color=PALETTE["outline"], linewidth=0.3)
+    handles = []
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if boxes:
+        for x0, y0, x1, y1 in boxes:
+            ax.add_patch(
+                Rectangle(
+                    (x0 - 0.5, y0 - 0.5),
+                    x1 - x0,
+                    y1 - y0,
+                    fill=False,
+                    edgecolor=PALETTE["ground_truth"],
+                    linewidth=1.0,
+                    zorder=6,
+                )
+            )
+    if masks is not None:
+        arr = np.asarray(masks, dtype=bool)
+        for mk in arr if arr.ndim == 3 else [arr]:
+            _mask_outline(
+                ax, mk, colors=[PALETTE["ground_truth"]], linewidths=1.0, linestyles="--", zorder=6
+            )
+    if boxes or masks is not None:
+        handles.append(Line2D([], [], color=PALETTE["ground_truth"], lw=1.0, label="ground truth"))
+    if _hatch_unseen(ax, expl.seen):
+        handles.append(
+            Patch(facecolor="#bfbfbf", hatch="////", edgecolor=PALETTE["muted"], label="not seen")
+        )
+    if handles:
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.01),
+            ncol=len(handles),
+            handlelength=1.2,
+            borderaxespad=0.2,
+        )
+    ax.set_xlim(-0.5, image.shape[1] - 0.5)
+    ax.set_ylim(image.shape[0] - 0.5, -0.5)
+    _image_axes(ax)
+    return mappable
+
+
+def _map_title(info: MapInfo) -> str:
+    name = "Rank map" if info.kind == "rank" else "Gain map"
+    return (
+        f"{name} · {info.quantity}\n"
+        f"span {info.span:.3f} (black {info.black:.2f} → full {info.full:.2f})"
+    )
+
+
+# -- the figures ---------------------------------------------------------------------------
+
+
+def overlay(
+    expl: Explanation,
+    tokens: Any = None,
+    *,
+    kind: str | None = None,
+    ax: Axes | None = None,
+    frame: int = 0,
+    alpha: float = 0.5,
+    smooth: float | None = None,
+    scale: float | None = None,
+    boxes: Sequence[Sequence[float]] | None = None,
+    masks: Any = None,
+    outlines: bool = True,
+    colorbar: bool = True,
+    title: str | None = None,
+    width: str | float = "single",
+) -> Figure:
+    """A map over the image with its colour bar in the map's units (METHOD §5).
+
+    Rank maps: viridis over the image, colour bar ``"rank value (METHOD §5)"`` from 0 (last
+    region) to 1 (first). Gain maps: PuOr over a grey copy of the image, symmetric around 0,
+    colour bar ``"gain in p(...) (probability)"`` from ``−scale`` to ``+scale`` (default the
+    largest single gain, :attr:`MapInfo.scale`). The title names the map and its span (how
+    much the image moves the quantity). When the span is below
+    :data:`eagle_kit.explanation.MIN_MAP_SPAN` (and no ``scale`` is given) no map is drawn:
+    the figure says the image barely moves the quantity instead of stretching noise.
+
+    Args:
+        expl: the explanation.
+        tokens, kind: which map (see :meth:`eagle_kit.Explanation.attribution_map`): the
+            objective's rank map by default, a gain map for tokens.
+        ax: draw into these axes (the colour bar is added next to them); default a new figure.
+        frame: which frame of a video explanation.
+        alpha: weight of the map's colours over the image, in [0, 1].
+        smooth: Gaussian sigma in pixels; default a quarter of a region's side.
+        scale: gain maps: half-width of the colour scale in probability (e.g. 1.0 to compare
+            figures); rank maps are always in [0, 1].
+        boxes: ground-truth boxes ``(x0, y0, x1, y1)`` in pixels (x1/y1 exclusive).
+        masks: ground-truth masks, ``H×W`` or ``K×H×W`` bool; outlined dashed.
+        outlines: draw the region borders.
+        colorbar: draw the colour bar.
+        title: replaces the default title (map, quantity and span).
+        width: ``"single"``, ``"double"`` or inches (ignored when ``ax`` is given).
+
+    Returns:
+        The figure; ``fig.axes[0]`` holds the image, ``fig.axes[1]`` the colour bar.
+
+    Raises:
+        TypeError: ``expl`` is not an Explanation.
+        ValueError: bad ``kind``, ``tokens``, ``alpha``, ``scale`` or ``frame``.
+    """
+    _check(expl)
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
+    info = expl.map_info(tokens, kind=kind)
+    if scale is not None:
+        if info.kind != "gain":
+            raise ValueError(
+                "scale sets a gain map's colour range; rank maps are always in [0, 1]. "
+                "Use kind='gain' or drop scale."
+            )
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0 (probability); got {scale}.")
+    with style():
+        h, w = expl.labels.shape[-2:]
+        own = ax is None
+        fig = ax.figure if ax is not None else _new_figure(width, 0.92 * h / w + 0.1)
+        if ax is None:
+            ax = fig.add_subplot()
+        mappable = _draw_map(
+            ax,
+            expl,
+            tokens,
+            info=info,
+            frame=frame,
+            alpha=alpha,
+            smooth=smooth,
+            scale=scale,
+            outlines=outlines,
+            boxes=boxes,
+            masks=masks,
+        )
+        ax.set_title(_map_title(info) if title is None else title)
+        if colorbar and mappable is not None:
+            _, norm, label = _cmap_norm(info, scale)
+            cb = fig.colorbar(mappable, ax=ax, shrink=0.9, fraction=0.05, pad=0.03)
+            cb.set_label(label)
+            cb.solids.set_alpha(1.0) if cb.solids is not None else None
+            if info.kind == "rank":
+                cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
+            else:
+                s = norm.vmax
+                cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
+        if own:
+            _finish(fig)
+    fig.ek_map_info = info  # type: ignore[attr-defined]
+    return fig
+
+
+def _text_width(text: str, size: float, bold: bool) -> float:
+    """Width of ``text`` in inches at ``size`` points in the house font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(family=STYLE["font.sans-serif"], weight="bold" if bold else "normal")
+    try:
+        x1 = TextPath((0, 0), text, size=size, prop=prop).get_extents().x1
+    except (AttributeError, TypeError, ValueError):  # no outline at all (e.g. "\u200b")
+        x1 = 0.6 * size * len(text)
+    return max(x1, size * 0.3) / 72.0
+
+
+def _wrap(text: str, size: float, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` inches at ``size`` points."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and _text_width(f"{lines[-1]} {word}", size, False) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _chip_text(token: str) -> str:
+    """What a chip shows: the token without surrounding spaces; visible marks for the rest."""
+    # a lone surrogate is no character any font can draw: shown as U+FFFD
+    token = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in token)
+    shown = token.strip()
+    if shown:
+        return shown
+    if "\n" in token:
+        return "⏎"
+    return "␣" if token else "∅"
+
+
+def tokens(
+    expl: Explanation,
+    *,
+    width: str | float = "double",
+    fontsize: float = 8,
+    legend: bool = True,
+    title: str | None = None,
+) -> Figure:
+    """The answer as a strip of token chips coloured by visual reliance (METHOD §6).
+
+    Blue = language prior (reliance near 0), grey, red = visual evidence (reliance ≥ 0.6),
+    the scale of :func:`eagle_kit.colors.diverging_rgb`; target tokens are bold and
+    underlined. Text on each chip is black or white, whichever contrasts more (WCAG ≥
+    4.5:1, :func:`eagle_kit.colors.text_color_for`). Below the strip, a legend bar from
+    "prior" to "visual". Chips wrap onto as many lines as the width needs.
+
+    Args:
+        expl: the explanation.
+        width: ``"single"``, ``"double"`` or inches.
+        fontsize: chip text size in points.
+        legend: draw the legend bar.
+        title: replaces the default title.
+
+    Returns:
+        The figure; ``fig.axes[0]`` holds the strip, ``fig.axes[1]`` the legend bar.
+    """
+    _check(expl)
+    _matplotlib()
+    from matplotlib.patches import FancyBboxPatch
+
+    words = [_chip_text(t) for t in expl.tokens]
+    rel = expl.reliance()
+    targets = set(expl.targets)
+    w_in = figure_size(width)[0]
+    pad, gap, margin = 0.04, 0.035, 0.05
+    line_h = fontsize / 72.0 * 2.0
+    lines: list[list[tuple[int, float]]] = [[]]
+    x = margin
+    for i, word in enumerate(words):
+        cw = _text_width(word, fontsize, i in targets) + 2 * pad
+        if lines[-1] and x + cw > w_in - margin:
+            lines.append([])
+            x = margin
+        lines[-1].append((i, cw))
+        x += cw + gap
+    if title is None:
+        title = "tokens coloured by visual reliance I_t (METHOD §6); framed bold = targets"
+    title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
+    title_h = 0.08 + 0.14 * len(title_lines)
+    strip_h = len(lines) * line_h
+    legend_h = 0.5 if legend else 0.0
+    h_in = title_h + strip_h + legend_h + 0.05
+    with style():
+        fig = _new_figure(w_in, h_in / w_in, layout=None)
+        ax = fig.add_axes((0, (legend_h + 0.05) / h_in, 1, (strip_h + title_h) / h_in))
+        ax.set_xlim(0, w_in)
+        ax.set_ylim(strip_h + title_h, 0)
+        ax.set_axis_off()
+        for row, items in enumerate(lines):
+            x = margin
+            y = title_h + row * line_h + 0.12 * line_h
+            for i, cw in items:
+                bg = diverging_rgb(float(rel[i]))
+                ax.add_patch(
+                    FancyBboxPatch(
+                        (x, y),
+                        cw,
+                        0.76 * line_h,
+                        boxstyle="round,pad=0,rounding_size=0.025",
+                        facecolor=diverging_hex(float(rel[i])),
+                        edgecolor=PALETTE["text"] if i in targets else "none",
+                        linewidth=0.6,
+                    )
+                )
+                ax.text(
+                    x + cw / 2,
+                    y + 0.38 * line_h,
+                    words[i],
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=fontsize,
+                    color=text_color_for(bg),
+                    fontweight="bold" if i in targets else "normal",
+                    gid=f"token-{i}",
+                )
+                x += cw + gap
+        ax.text(
+            margin,
+            title_h * 0.5,
+            "\n".join(title_lines),
+            ha="left",
+            va="center",
+            fontsize=STYLE["axes.titlesize"],
+        )
+        if legend:  # room for the "prior" and "visual" labels on either side
+            lw = min(2.6, w_in - 2 * margin - 1.0)
+            lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.32 / h_in, lw / w_in, 0.1 / h_in))
+            _reliance_legend(fig, lax)
+        _finish(fig)
+    return fig
+
+
+def _reliance_legend(fig: Figure, lax: Axes) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    vals = np.linspace(0, 0.6, 121)
+    cmap = ListedColormap([np.asarray(diverging_rgb(v)) / 255 for v in vals])
+    cb = fig.colorbar(
+        ScalarMappable(norm=Normalize(0, 0.6), cmap=cmap), cax=lax, orientation="horizontal"
+    )
+    cb.set_ticks([0, 0.2, 0.4, 0.6], labels=["0", "0.2", "0.4", "≥ 0.6"])
+    cb.outline.set_linewidth(0.4)
+    lax.tick_params(labelsize=6, length=2, pad=1)
+    lax.set_title("visual reliance I_t", fontsize=6, pad=2)
+    lax.text(
+        -0.02,
+        0.5,
+        "prior",
+        transform=lax.transAxes,
+        ha="right",
+        va="center",
+        fontsize=7,
+        color=PALETTE["prior"],
+        fontweight="bold",
+    )
+    lax.text(
+        1.02,
+        0.5,
+        "visual",
+        transform=lax.transAxes,
+        ha="left",
+        va="center",
+        fontsize=7,
+        color=PALETTE["visual"],
+        fontweight="bold",
+    )
+
+
+def curves(
+    expl: Explanation,
+    tokens: Any = None,
+    *,
+    ax: Axes | None = None,
+    width: str | float = "single",
+    zoom: bool | None = None,
+) -> Figure:
+    """Insertion and deletion curves of ``tokens`` (default: the targets), METHOD §8.
+
+    x: fraction of the image area revealed (insertion, solid) or removed (deletion, dashed)
+    in the order of the explanation; y: the tokens' mean probability. The legend gives each
+    curve's AUC (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``). When every
+    value is below 0.25 (a real photo's p ≈ 0.02), the y axis is zoomed to the data and the
+    title says so; ``zoom=False`` keeps 0–1, ``zoom=True`` always zooms.
+
+    Returns:
+        The figure; ``fig.axes[0]`` holds the curves.
+    """
+    from . import metrics
+
+    _check(expl)
+    area = expl.dataset["area"].values
+    ins, dele = expl.curve("insertion", tokens), expl.curve("deletion", tokens)
+    quantity = _names(expl, tokens)
+    top = float(max(ins.max(), dele.max()))
+    zoomed = top < ZOOM_BELOW if zoom is None else bool(zoom)
+    with style():
+        own = ax is None
+        fig = ax.figure if ax is not None else _new_figure(width, 0.72)
+        if ax is None:
+            ax = fig.add_subplot()
+        i_auc = metrics.insertion_auc(expl, tokens)
+        d_auc = metrics.deletion_auc(expl, tokens)
+        ax.plot(
+            area,
+            ins,
+            color=PALETTE["insertion"],
+            linestyle="-",
+            label=f"insertion (AUC {i_auc:.3f})",
+        )
+        ax.plot(
+            area,
+            dele,
+            color=PALETTE["deletion"],
+            linestyle="--",
+            label=f"deletion (AUC {d_auc:.3f})",
+        )
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("area fraction revealed (insertion)\nor removed (deletion)")
+        ax.set_ylabel(f"{quantity} (probability)")
+        title = "insertion / deletion curves"
+        if zoomed:
+            hi = max(top * 1.12, 1e-6)
+            ax.set_ylim(0, hi)
+            title += f"\ny axis zoomed to the data: 0–{hi:.3g}"
+        else:
+            ax.set_ylim(0, 1.02)
+        ax.legend(loc="best")
+        ax.set_title(title)
+        if own:
+            _finish(fig)
+    fig.ek_zoomed = zoomed  # type: ignore[attr-defined]
+    return fig
+
+
+def _as_rows(
+    explanations: Any, rows: Sequence[str] | None, cols: Sequence[str] | None
+) -> tuple[list[list[Explanation]], list[str], list[str]]:
+    if isinstance(explanations, Mapping):
+        rows = list(rows) if rows is not None else [str(k) for k in explanations]
+        table = [list(v) if not isinstance(v, Explanation) else [v] for v in explanations.values()]
+    elif isinstance(explanations, Explanation):
+        table = [[explanations]]
+    else:
+        items = list(explanations)
+        if items and all(isinstance(e, Explanation) for e in items):
+            table = [items]
+        else:
+            table = [list(r) if not isinstance(r, Explanation) else [r] for r in items]
+    if not table or not all(table):
+        raise ValueError("grid needs at least one explanation in every row.")
+    n_cols = len(table[0])
+    if any(len(r) != n_cols for r in table):
+        raise ValueError(
+            f"Every row of the grid needs the same number of explanations; got "
+            f"{[len(r) for r in table]}."
+        )
+    for r in table:
+        for e in r:
+            _check(e, "every grid cell")
+    rows = list(rows) if rows is not None else [""] * len(table)
+    cols = list(cols) if cols is not None else [""] * n_cols
+    if len(rows) != len(table) or len(cols) != n_cols:
+        raise ValueError(
+            f"rows/cols label the grid's {len(table)} rows and {n_cols} columns; got "
+            f"{len(rows)} row and {len(cols)} column labels."
+        )
+    return table, [str(r) for r in rows], [str(c) for c in cols]
+
+
+def grid(
+    explanations: Any,
+    rows: Sequence[str] | None = None,
+    cols: Sequence[str] | None = None,
+    *,
+    tokens: Any = None,
+    kind: str | None = None,
+    scale: float | None = None,
+    alpha: float = 0.5,
+    outlines: bool = False,
+    width: str | float = "double",
+) -> Figure:
+    """Explanations in a grid (rows: methods, columns: samples) with ONE colour scale.
+
+    Args:
+        explanations: a list of rows (each a list of explanations), a dict
+            ``{method: [explanation per sample]}``, or one flat list (one row).
+        rows, cols: labels of the rows (e.g. method names) and columns (e.g. sample ids).
+        tokens, kind: which map of every cell (see :meth:`eagle_kit.Explanation.map_info`);
+            all cells must give the same kind.
+        scale: gain maps: half-width of the shared colour scale in probability; default the
+            largest single gain over all cells. Rank maps share [0, 1].
+        alpha, outlines: as in :func:`overlay`.
+        width: ``"single"``, ``"double"`` or inches.
+
+    Returns:
+        The figure; one image axes per cell (row-major), then the one colour bar. Every
+        cell's map uses the same ``vmin``/``vmax``.
+
+    Raises:
+        ValueError: ragged rows, mismatched labels, or cells of different map kinds.
+    """
+    table, row_labels, col_labels = _as_rows(explanations, rows, cols)
+    infos = [[e.map_info(tokens, kind=kind) for e in r] for r in table]
+    kinds = {i.kind for r in infos for i in r}
+    if len(kinds) != 1:
+        raise ValueError(f"All grid cells must show the same map kind; got {sorted(kinds)}.")
+    (the_kind,) = kinds
+    if the_kind == "gain" and scale is None:
+        scale = max(i.scale for r in infos for i in r)
+    elif scale is not None and the_kind != "gain":
+        raise ValueError("scale sets a gain map's colour range; rank maps share [0, 1].")
+    n_r, n_c = len(table), len(table[0])
+    h, w = table[0][0].labels.shape[-2:]
+    with style():
+        fig = _new_figure(width, (n_r * h / w) / (n_c + 0.25) + 0.08)
+        axes = fig.subplots(n_r, n_c, squeeze=False)
+        mappable = None
+        for i, r in enumerate(table):
+            for j, e in enumerate(r):
+                ax = axes[i][j]
+                info = infos[i][j]
+                m = _draw_map(
+                    ax,
+                    e,
+                    tokens,
+                    info=info,
+                    frame=0,
+                    alpha=alpha,
+                    smooth=None,
+                    scale=scale if the_kind == "gain" else None,
+                    outlines=outlines,
+                    boxes=None,
+                    masks=None,
+                )
+                mappable = mappable or m
+                ax.set_title(
+                    (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
+                    + f"span {info.span:.3f}",
+                    fontsize=7,
+                )
+                if j == 0 and row_labels[i]:
+                    ax.set_ylabel(row_labels[i])
+        info0 = infos[0][0]
+        if mappable is None:  # nothing drawn anywhere: still one bar of the shared scale
+            from matplotlib.cm import ScalarMappable
+
+            cmap, norm, _ = _cmap_norm(info0, scale)
+            mappable = ScalarMappable(norm=norm, cmap=cmap)
+        cmap, norm, label = _cmap_norm(info0, scale)
+        quantities = {i.quantity for r in infos for i in r}
+        if the_kind == "gain" and len(quantities) > 1:
+            label = (
+                "gain in each cell's objective F"
+                if tokens is None
+                else "gain in p(each cell's tokens) (probability)"
+            )
+        cb = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.85, fraction=0.04)
+        cb.set_label(label)
+        if cb.solids is not None:
+            cb.solids.set_alpha(1.0)
+        _finish(fig)
+    return fig
+
+
+def hallucination(
+    diagnosis: Any,
+    correction: Any = None,
+    *,
+    tail: int | None = None,
+    width: str | float = "double",
+) -> Figure:
+    """The hallucination diagnosis of METHOD §7 in three labelled panels.
+
+    (a) the cause regions — the tail of the order (the regions the correction removed, or
+    the last ``tail`` regions) outlined on the image; (b) the diagnosis's map (the correct
+    answer's objective, rank map with its colour bar); (c) the mitigation step: the image
+    at the correction point (the tail removed) with the answer given there.
+
+    Args:
+        diagnosis: a :class:`eagle_kit.shapes.analysis.HallucinationDiagnosis` (its
+            ``correct`` explanation and ``correction`` are used) or the diagnosis
+            :class:`eagle_kit.Explanation` (targets = the correct answer's token).
+        correction: a :class:`eagle_kit.metrics.Correction` (from
+            :func:`eagle_kit.metrics.mitigate`); default the diagnosis's.
+        tail: how many lowest-ranked regions are the cause; default the number the
+            correction removed (at least 1), else a tenth of the regions.
+        width: ``"single"``, ``"double"`` or inches.
+
+    Raises:
+        TypeError: ``diagnosis`` is neither.
+    """
+    from .metrics import Correction
+
+    if isinstance(diagnosis, Explanation):
+        expl = diagnosis
+    elif isinstance(getattr(diagnosis, "correct", None), Explanation):
+        expl = diagnosis.correct
+        if correction is None:
+            correction = getattr(diagnosis, "correction", None)
+    else:
+        raise TypeError(
+            "hallucination() takes a diagnosis (with .correct and .correction) or the "
+            f"diagnosis Explanation; got {type(diagnosis).__name__}."
+        )
+    if correction is not None and not isinstance(correction, Correction):
+        raise TypeError(
+            f"correction must be an eagle_kit.metrics.Correction; got {type(correction).__name__}."
+        )
+    n = expl.n_regions
+    if tail is None:
+        if correction is not None and correction.corrected:
+            tail = max(1, correction.n_removed)
+        else:
+            tail = max(1, n // 10)
+    if not 1 <= tail <= n:
+        raise ValueError(f"tail must be in 1..{n}; got {tail}.")
+    cause = np.isin(expl.labels, expl.order[n - tail :])
+    if cause.ndim == 3:
+        cause = cause[0]
+    image = expl.image[0] if expl.image.ndim == 4 else expl.image
+    n_panels = 3 if correction is not None else 2
+    h, w = image.shape[:2]
+    with style():
+        fig = _new_figure(width, (h / w) / (n_panels + 0.3) + 0.12)
+        axes = fig.subplots(1, n_panels, squeeze=True)
+        ax = axes[0]
+        dim = np.where(cause[..., None], image, (0.35 * image + 0.65 * 255)).astype(np.uint8)
+        ax.imshow(dim)
+        _mask_outline(ax, cause, colors=[PALETTE["cause"]], linewidths=1.2)
+        _image_axes(ax)
+        area = float(expl.dataset["region_area"].values[expl.order[n - tail :]].sum())
+        ax.set_title(f"(a) cause: the {tail} lowest-ranked\nregion(s), {area:.1%} of the area")
+        overlay(expl, ax=axes[1], title="(b) " + _map_title(expl.map_info()))
+        if correction is not None:
+            ax = axes[2]
+            k = correction.n_removed
+            ax.imshow(expl.image if k == 0 else expl.masked_image(n - k, "insertion"))
+            _image_axes(ax)
+            answer = correction.answers[-1] if correction.answers else ""
+            short = answer if len(answer) <= 26 else answer[:25].rstrip() + "…"
+            if correction.corrected:
+                head = (
+                    f"(c) mitigation: {k} region(s) removed\n"
+                    f"({correction.area_removed:.1%} of the area); answer:\n“{short}”"
+                )
+            else:
+                head = f"(c) not corrected after\n{k} removal(s); answer:\n“{short}”"
+            ax.set_title(head)
+        _finish(fig)
+    return fig
+
+
+# -- saving --------------------------------------------------------------------------------
+
+
+def save(
+    fig: Figure,
+    path: str | os.PathLike,
+    *,
+    dpi: int = 300,
+    format: str | None = None,
+) -> Path:
+    """Save a figure: vector PDF/SVG (fonts embedded, text as text) or PNG at ``dpi``.
+
+    PDF embeds the fonts as TrueType (Type 42), SVG keeps text as ``<text>`` elements and
+    raster parts (the image under a map) as embedded images; both carry no creation date,
+    so the same figure gives the same file. PNG records ``dpi`` in the file.
+
+    Args:
+        fig: a figure (from this module or any matplotlib figure).
+        path: ``.pdf``, ``.svg``, ``.png`` (or ``.eps``); the folder is created.
+        dpi: resolution of PNG output and of raster parts inside vector output.
+        format: overrides the suffix.
+
+    Raises:
+        ValueError: unknown format or ``dpi`` ≤ 0.
+    """
+    path = Path(path)
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt not in ("pdf", "svg", "png", "eps"):
+        raise ValueError(f"Save figures as pdf, svg, png or eps; got {fmt or path.name!r}.")
+    if not dpi > 0:
+        raise ValueError(f"dpi must be > 0; got {dpi}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "pdf": {"CreationDate": None, "ModDate": None, "Creator": "eagle_kit"},
+        "svg": {"Date": None, "Creator": "eagle_kit"},
+        "png": {"Software": "eagle_kit"},
+        "eps": {"CreationDate": None},
+    }[fmt]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with style():
+        fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as SVG text (for inline HTML), fonts as ``<text>`` in the house font."""
+    buf = io.BytesIO()
+    with style():
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "eagle_kit"})
+    text = buf.getvalue().decode("utf-8")
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE for inlining
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
+
+
+def to_png(fig: Figure, *, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes at ``dpi``."""
+    buf = io.BytesIO()
+    with style():
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "eagle_kit"})
+    return buf.getvalue()

@@ -1,0 +1,92 @@
+"""A notebook with an Explorer, run by nbclient (as papermill does) and converted with
+``jupyter nbconvert --to html``, shows the explanation offline: the Explorer's static view."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+NOTEBOOK = """
+import json
+import numpy as np
+import eagle_kit as ek
+
+image = np.zeros((48, 48, 3), np.uint8)
+image[4:20, 4:20] = (220, 30, 30)
+image[28:44, 26:44] = (30, 60, 220)
+
+
+def scorer(images):
+    x = images.astype(float) / 255
+    red = x[:, 4:20, 4:20, 0].mean(axis=(1, 2))
+    blue = x[:, 28:44, 26:44, 2].mean(axis=(1, 2))
+    return np.stack([0.05 + 0.9 * red, 0.05 + 0.9 * blue, np.full(len(x), 0.9)], axis=1)
+
+
+regions = ek.segment(image, n_regions=16, method="grid")
+expl = ek.explain(scorer, image, regions=regions, search="exact",
+                  token_names=[" red", " blue", "."], progress=False)
+# other token texts: the panels' selections are independent
+other = ek.explain(scorer, image, regions=regions, search="exact",
+                   token_names=["red", "blue", "dot"], progress=False)
+explorer = ek.Explorer({"objective": expl, "blue": other})
+explorer.panels[1].overlay.selected = [1]
+print(json.dumps([p.overlay.map_info().caption() for p in explorer.panels]))
+"""
+
+
+def test_nbconvert_html_shows_the_explorer_offline(
+    browser: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    from PIL import Image
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK), nbformat.v4.new_code_cell("explorer")]
+    NotebookClient(nb, timeout=240, kernel_name="python3").execute()
+    captions = json.loads(nb.cells[0].outputs[-1]["text"])
+    assert nb.metadata["widgets"], "the widget state was saved (nbconvert prefers the widget)"
+    source = tmp_path / "explorer.ipynb"
+    nbformat.write(nb, source)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(source)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    page_path = tmp_path / "explorer.html"
+    context = browser.new_context(viewport={"width": 1400, "height": 1200}, offline=True)
+    try:
+        page = context.new_page()
+        page.goto(page_path.as_uri())
+        static = page.locator(".ek-static")
+        static.wait_for(timeout=30_000)
+        assert static.is_visible()
+        box = static.bounding_box()
+        assert box["width"] > 300 and box["height"] > 200, box
+        text = static.inner_text()
+        for caption in captions:  # which map, its units and its effect size, for each panel
+            assert caption in " ".join(text.split()), caption
+        assert "gain in p" in text and "rank (METHOD §5)" in text, text  # the two colour bars
+        images = static.locator("img")
+        assert images.count() == 2
+        assert all(
+            images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(2)
+        )
+        curves = static.locator("svg polyline")
+        assert curves.count() == 4 and curves.first.is_visible()
+        shot = Image.open(BytesIO(static.screenshot())).convert("RGB")
+        colours = shot.getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 50, "the static view renders blank"
+        shot.save(artifacts / "nbconvert_static_view.png")
+    finally:
+        context.close()

@@ -1,0 +1,223 @@
+"""``eagle-kit report`` end to end (papermill on the embedded model, smoke size) and
+``eagle-kit show``; the report's HTML is opened offline in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import eagle_kit as ek
+from eagle_kit.notebook_report import parse_parameter, parse_parameters
+
+HERE = Path(__file__).resolve().parent
+NOTEBOOK = HERE / "report_smoke.ipynb"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def eagle_kit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "eagle_kit.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+# -- parameters ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        ("-1", -1),
+        ("0.5", 0.5),
+        ("1e-3", 0.001),
+        ("True", True),
+        ("False", False),
+        ("None", None),
+        ("0,-1", "0,-1"),  # a list for the notebook to parse, not a number
+        ("circle", "circle"),
+        ("green circle", "green circle"),
+        ("1.2.3", "1.2.3"),
+    ],
+)
+def test_parameters_are_typed_as_papermill_types_them(text, value) -> None:
+    got = parse_parameter(text)
+    assert got == value and type(got) is type(value)
+
+
+def test_parameter_names_must_be_python_names() -> None:
+    assert parse_parameters([["seed", "7"], ["targets", "0,-1"]]) == {"seed": 7, "targets": "0,-1"}
+    with pytest.raises(ValueError, match="-p NAME VALUE"):
+        parse_parameters([["n-regions", "3"]])
+
+
+# -- the report, end to end ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    root = tmp_path_factory.mktemp("report")
+    proc = eagle_kit(
+        "report", str(NOTEBOOK), "-p", "targets", "0,-1", "-p", "seed", "3", "-o", "out", cwd=root
+    )
+    return root / "out", proc
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_report_writes_notebook_html_figures_explanation_and_metrics(report) -> None:
+    out, proc = report
+    assert proc.returncode == 0, proc.stderr
+    executed = nbformat.read(out / "report_smoke.ipynb", 4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    # typed as papermill types -p values: an int, and "0,-1" a string the notebook parses
+    assert "seed = 3\n" in injected.source and 'targets = "0,-1"' in injected.source
+    expl = ek.load_explanation(out / "explanation.nc")
+    assert expl.targets == [0, len(expl.tokens) - 1]  # −1 is the last token, not a word
+    page = (out / "report_smoke.html").read_text(encoding="utf-8")
+    # two plotly charts, plotly.js sent once (from the local install, not a CDN)
+    assert page.count("plotly.js v") == 1 and page.count('class="plotly-graph-div"') == 2
+    assert not re.search(r'<script[^>]*src="https?:', page)
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert figures == ["cell05-0.png", "cell06-0.png", "cell10-0.png"]  # overlay, tokens, curves
+    assert (out / "overlay.pdf").read_bytes().startswith(b"%PDF")
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=pytest.fail)
+    assert metrics["n_regions"] == expl.n_regions
+    for key, value in expl.metrics().items():
+        assert metrics[key] == float(f"{value:.6g}")  # plain numbers, 6 significant digits
+    assert "HTML:" in proc.stdout and "explanations:      1" in proc.stdout
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_same_parameters_give_the_same_numbers(report, tmp_path) -> None:
+    out, _ = report
+    again = eagle_kit(
+        "report",
+        str(NOTEBOOK),
+        "-p",
+        "targets",
+        "0,-1",
+        "-p",
+        "seed",
+        "3",
+        "-o",
+        "again",
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / "metrics.json").read_text() == (out / "metrics.json").read_text()
+    a = ek.load_explanation(out / "explanation.nc")
+    b = ek.load_explanation(tmp_path / "again" / "explanation.nc")
+    np.testing.assert_array_equal(a.order, b.order)
+    np.testing.assert_array_equal(a.dataset["insertion"].values, b.dataset["insertion"].values)
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_a_failing_cell_gives_one_line_naming_notebook_and_cell_and_keeps_the_report(
+    tmp_path,
+) -> None:
+    proc = eagle_kit("report", str(NOTEBOOK), "-p", "fail", "True", "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 1
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("eagle-kit")]
+    assert len(ours) == 1, proc.stderr
+    (line,) = ours
+    assert "report_smoke.ipynb failed in cell 9 (In [8]): ValueError: planted failure" in line
+    assert "second line" not in proc.stderr and "Traceback" not in proc.stderr
+    out = tmp_path / "out"
+    assert (out / "report_smoke.ipynb").exists() and (out / "report_smoke.html").exists()
+    assert (out / "figures" / "cell05-0.png").exists()  # what ran before the failure
+    assert (out / "explanation.nc").exists()
+
+
+def _chromium():
+    playwright = pytest.importorskip("playwright.sync_api")
+    exe = shutil.which("chromium")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is needed to open the report (CI is set: no skipping)")
+        pytest.skip("chromium is not installed")
+    return playwright, exe
+
+
+@pytest.mark.notebooks
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_report_html_shows_every_figure_offline_in_chromium(report) -> None:
+    from PIL import Image
+
+    playwright, exe = _chromium()
+    out, proc = report
+    assert proc.returncode == 0, proc.stderr
+    artifacts = HERE.parents[1] / "test-artifacts" / "plot"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(offline=True)
+            page = context.new_page()
+            network: list[str] = []
+            page.on(
+                "request",
+                lambda r: (
+                    network.append(r.url) if not r.url.startswith(("file:", "data:")) else None
+                ),
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((out / "report_smoke.html").as_uri())
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+            page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+            figures = page.query_selector_all(
+                ".jp-OutputArea-output img, .jp-OutputArea-output .js-plotly-plot"
+            )
+            # overlay, tokens, plotly curves, plotly bars, ek.plot curves
+            assert len(figures) == 5
+            for i, fig in enumerate(figures):
+                box = fig.bounding_box()
+                assert box and box["width"] > 100 and box["height"] > 50, i
+                shot = np.asarray(Image.open(io.BytesIO(fig.screenshot())).convert("RGB"))
+                assert shot.std() > 5 and len(np.unique(shot.reshape(-1, 3), axis=0)) > 20, i
+            plotly_lines = page.query_selector_all(".js-plotly-plot .scatterlayer .trace")
+            assert len(plotly_lines) == 2  # insertion and deletion drawn, not an empty frame
+            assert len(page.query_selector_all(".js-plotly-plot .barlayer .point")) == len(
+                ek.load_explanation(out / "explanation.nc").tokens
+            )
+        finally:
+            browser.close()
+    assert network == [] and errors == []
+
+
+# -- eagle-kit show --------------------------------------------------------------------------
+def test_show_writes_the_static_view_of_one_explanation(expl_red, tmp_path) -> None:
+    saved = expl_red.save(tmp_path / "red.nc")
+    proc = eagle_kit("show", str(saved), "-o", "page.html", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert page.count('<figure class="ek-figure"') == 4  # rank map, gain map, tokens, curves
+    assert "rank value (METHOD §5)</text>" in page  # the colour bar, in its units
+    assert 'gain in p("red") (probability)</text>' in page
+    for token in ("red", "square", "blue"):
+        assert f">{token}</text>" in page  # the token strip, as text
+    assert "visual reliance I_t</text>" in page and "prior</text>" in page
+    assert f"insertion (AUC {ek.metrics.insertion_auc(expl_red):.3f})</text>" in page
+    assert not re.search(r'(src|href)="https?:', page)  # nothing from the network
+    default = eagle_kit("show", str(saved), cwd=tmp_path)
+    assert default.returncode == 0 and (tmp_path / "red.html").exists()
+    missing = eagle_kit("show", "nope.nc", cwd=tmp_path)
+    assert missing.returncode == 2 and "No saved explanation" in missing.stderr

@@ -1,0 +1,99 @@
+"""Fixtures for prompt-span tests: tiny models of each family (built once per session) and a
+reference scorer written with plain ``transformers`` — no eagle_kit scoring code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def text_tiny_model(tmp_path_factory: pytest.TempPathFactory, device: str) -> Callable[[str], Any]:
+    """``text_tiny_model(family)`` → a loaded tiny :class:`VisionLanguageModel`."""
+    from eagle_kit.models import load_model
+    from eagle_kit.testing.tiny_models import build_tiny_model
+
+    loaded: dict[str, Any] = {}
+
+    def get(family: str) -> Any:
+        if family not in loaded:
+            folder = build_tiny_model(family, tmp_path_factory.mktemp(f"text-{family}"))
+            loaded[family] = load_model(Path(folder), device=device, batch_size=4)
+        return loaded[family]
+
+    return get
+
+
+def reference_text_probs(
+    model: Any,
+    conversation: list[dict[str, Any]],
+    media: np.ndarray,
+    answer_ids: list[int],
+    replace_positions: list[int],
+    baseline_id: int,
+) -> np.ndarray:
+    """p(answer token t | media, prompt with ``replace_positions`` set to ``baseline_id``,
+    answer before t): the processor once on the (masked) media, the token ids edited in place,
+    the answer appended, one forward pass with full logits, softmax at the answer positions."""
+    processor, hf = model.processor, model.model
+    video = media.ndim == 4
+    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    media_kw = {"videos": [media], "do_sample_frames": False} if video else {"images": [media]}
+    enc = processor(text=[text], return_tensors="pt", **media_kw)
+    ids = enc["input_ids"].clone()
+    ids[0, replace_positions] = baseline_id
+    n_prompt = ids.shape[1]
+    answer = torch.tensor([answer_ids], dtype=ids.dtype)
+    inputs: dict[str, Any] = {}
+    for key, value in enc.items():
+        if isinstance(value, torch.Tensor) and value.shape == enc["input_ids"].shape:
+            base = ids if key == "input_ids" else value
+            fill = (
+                answer
+                if key == "input_ids"
+                else torch.ones_like(answer)
+                if key == "attention_mask"
+                else torch.zeros_like(answer)
+            )
+            inputs[key] = torch.cat([base, fill], dim=1)
+        else:
+            inputs[key] = value
+    dev = next(hf.parameters()).device
+    dtype = next(hf.parameters()).dtype
+    inputs = {
+        k: (
+            v.to(dev).to(dtype)
+            if isinstance(v, torch.Tensor) and k.startswith("pixel_values")
+            else v.to(dev)
+            if isinstance(v, torch.Tensor)
+            else v
+        )
+        for k, v in inputs.items()
+    }
+    with torch.no_grad():
+        logits = hf(**inputs).logits[0].float()
+    steps = torch.arange(len(answer_ids))
+    probs = torch.softmax(logits[n_prompt - 1 + steps], dim=-1)
+    return probs[steps, torch.tensor(answer_ids)].double().cpu().numpy()
+
+
+@pytest.fixture(scope="session")
+def reference_text() -> Callable[..., np.ndarray]:
+    return reference_text_probs

@@ -1,0 +1,171 @@
+"""Prompt span features inside the Explorer: the prompt view next to the overlay, linked with
+the token selection; text-only explanations; the three-way reading in the timeline; the
+static view and the exported page."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_widget_export import read_state
+
+import eagle_kit as ek
+from eagle_kit import shapes
+from eagle_kit.colors import gain_colors, viridis
+from eagle_kit.widgets import Explorer, PromptView, TokenTimeline
+from eagle_kit.widgets.export import page_state
+
+PROMPT = "is there a red square ?"
+
+
+@pytest.fixture(scope="module")
+def model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ek.load_model("shapes")
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return shapes.make_scene(950003)
+
+
+@pytest.fixture(scope="module")
+def joint(model, scene) -> ek.Explanation:
+    return ek.explain(
+        model,
+        scene.image,
+        prompt=PROMPT,
+        answer="yes .",
+        regions=ek.segment(scene.image, 4, "grid"),
+        text_regions="words",
+        search="exact",
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def text_only(model, scene) -> ek.Explanation:
+    return ek.explain(
+        model,
+        scene.image,
+        prompt=PROMPT,
+        answer="yes .",
+        regions="none",
+        text_regions="words",
+        search="exact",
+        progress=False,
+    )
+
+
+def _span_colours(page: str) -> dict[str, str]:
+    """word → background colour of its prompt span in an HTML view."""
+    return dict(
+        (word, colour)
+        for colour, word in re.findall(
+            r'class="ek-prompt-span"[^>]*style="background:(#[0-9a-f]{6})[^>]*>([^<]+)</span>', page
+        )
+    )
+
+
+def _hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+
+
+def test_explorer_has_a_prompt_view_linked_with_the_selection(joint) -> None:
+    explorer = Explorer(joint)
+    panel = explorer.panels[0]
+    assert isinstance(panel.prompt, PromptView) and panel.has_image_map
+    state = explorer._panels[0]
+    assert state["prompt"] == f"anywidget:{panel.prompt.model_id}" and state["image_map"] is True
+    selected_groups = [g["members"] for g in explorer._links if g["attr"] == "selected"]
+    assert any(f"anywidget:{panel.prompt.model_id}" in m for m in selected_groups)
+    # no selection: the objective's rank values
+    np.testing.assert_allclose(panel.prompt.values(), joint.text_values())
+    explorer.selected = [0]
+    assert panel.prompt.selected == [0]
+    np.testing.assert_allclose(panel.prompt.values(), joint.text_values(0, kind="gain"))
+    # both ways: selecting in the prompt view moves the explorer, the overlay and the timeline
+    panel.prompt.selected = [1]
+    assert explorer.selected == [1] and panel.overlay.selected == [1]
+    assert panel.timeline.selected == [1]
+    np.testing.assert_allclose(panel.prompt.values(), joint.text_values(1, kind="gain"))
+    explorer.close()
+
+
+def test_explorer_without_text_features_has_no_prompt_view(expl) -> None:
+    explorer = Explorer(expl)
+    assert explorer.panels[0].prompt is None and explorer._panels[0]["prompt"] == ""
+    assert "ek-prompt-span" not in explorer.static_html()
+    assert "reliance_image" not in explorer.timeline.data  # the split is sent only when recorded
+
+
+def test_text_only_explanation_opens_with_prompt_and_curves(text_only) -> None:
+    explorer = Explorer(text_only)
+    panel = explorer.panels[0]
+    assert not panel.has_image_map and panel.prompt is not None
+    state = explorer._panels[0]
+    assert state["image_map"] is False and "prompt spans" in state["x_label"]
+    page = explorer.static_html()
+    assert "<img" not in page  # no map over the image
+    assert set(_span_colours(page)) == set(PROMPT.split())
+    assert "fraction of the prompt spans inserted / deleted" in page
+    assert explorer.static_png().startswith(b"\x89PNG")
+    explorer.selected = [0]
+    np.testing.assert_allclose(panel.prompt.values(), text_only.text_values(0, kind="gain"))
+
+
+def test_static_view_recolours_the_prompt_by_the_selected_tokens(joint) -> None:
+    explorer = Explorer(joint)
+    before = explorer.static_html()
+    words = PROMPT.split()
+    rank = _span_colours(before)
+    assert set(rank) == set(words)
+    assert "objective&#x27;s rank value in [0, 1]" in before
+    # rank colours: viridis of each span's rank value
+    for (text, _, _), v in zip(joint.text_spans, joint.text_values(), strict=True):
+        assert rank[text] == _hex(viridis(np.array([v]))[0])
+    explorer.selected = [0]
+    after = explorer.static_html()
+    gain = _span_colours(after)
+    assert gain != rank
+    assert "gain of the selected token(s), probability" in after
+    values = joint.text_values(0, kind="gain")
+    top = int(np.argmax(np.abs(values)))
+    end = gain_colors(np.array([np.sign(values[top])]))[0]  # the scale's end colour
+    assert gain[joint.text_spans[top][0]] == _hex(end)
+    png_rank, png_gain = Explorer(joint).static_png(), explorer.static_png()
+    assert png_rank != png_gain
+
+
+def test_timeline_shows_the_three_way_reading(joint) -> None:
+    timeline = TokenTimeline(joint)
+    for name in ("reliance_image", "reliance_prompt", "reliance_prior"):
+        got = np.frombuffer(timeline.data[name]["data"], "<f4")
+        np.testing.assert_allclose(got, joint.dataset[name].values, atol=1e-6)
+    page = Explorer(joint).static_html()
+    d = joint.dataset
+    first = (
+        f"p(full) rests on image {d['reliance_image'].values[0]:+.3f}, "
+        f"prompt {d['reliance_prompt'].values[0]:+.3f}, prior {d['reliance_prior'].values[0]:+.3f}"
+    )
+    assert first in page
+    assert "what p(full) rests on" in page
+
+
+def test_exported_page_links_the_prompt_view(joint, tmp_path: Path) -> None:
+    explorer = Explorer(joint)
+    prompt = explorer.panels[0].prompt
+    state = page_state(explorer)
+    assert prompt.model_id in state["models"]
+    saved = state["models"][prompt.model_id]["state"]
+    assert saved["prompt"] == PROMPT and "promptPieces" in saved["_esm"]
+    root = state["models"][explorer.model_id]["state"]
+    assert root["_browser_links"] is True
+    group = next(g for g in root["_links"] if g["attr"] == "selected" and "self" in g["members"])
+    assert f"anywidget:{prompt.model_id}" in group["members"]
+    page = explorer.save_html(tmp_path / "joint.html").read_text()
+    assert read_state(page)["models"][prompt.model_id]["state"]["spans"][3]["text"] == "red"
