@@ -180,7 +180,7 @@ def explain(
             default is ``eagle_kit.search.FAST_TOLERANCE``); see :class:`SearchConfig`.
         progress: show a progress bar for searches longer than a moment.
         token_names: names of a plain scorer's output columns.
-        checkpoint: a ``.npz`` path; scored images are saved there (atomically) every 30 s
+        checkpoint: a ``.npz`` file path (not a folder: ``ValueError``); scored images are saved there (atomically) every 30 s
             and on Ctrl-C, and a rerun with the same path resumes without re-scoring. It is
             deleted when the search is done and, with ``save_to``, only once the result
             file is complete: if writing fails (disk full …) the checkpoint holds every
@@ -217,6 +217,11 @@ def explain(
         )
     if threads is not None:
         check_threads(threads)
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        raise ValueError(
+            f"checkpoint must be a file path (e.g. 'run.npz'), not the existing folder "
+            f"'{checkpoint}'; give a file inside it, e.g. checkpoint='{Path(checkpoint) / 'run.npz'}'."
+        )
     cfg = SearchConfig(
         search=search,
         lambda1=lambda1,
@@ -415,7 +420,7 @@ def _to_explanation(
 def score_order(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     order: Sequence[int],
     *,
     targets: Any = None,
@@ -426,30 +431,68 @@ def score_order(
     token_names: Sequence[str] | None = None,
     method: str = "order",
     progress: bool = True,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **model_options: Any,
 ) -> Explanation:
-    """Score a given region order on EAGLE's curves (2(N+1) images at most).
+    """Score a given feature order on EAGLE's curves (2(N+1) images at most).
 
     For baselines (occlusion, RISE, random) and orders from other methods: the result is an
     :class:`Explanation` like EAGLE's, so every metric, plot and widget reads it the same way.
+
+    With ``text_regions`` (as in :func:`explain`: ``"words"``, ``"sentences"`` or
+    ``[(start, end), ...]``, Hugging Face models) the features are the image regions
+    (ids ``0..R-1``; none with ``regions="none"``) followed by the prompt spans (ids
+    ``R..R+S-1``, in the order of :func:`eagle_kit.text_regions.text_spans`, which gives
+    them without scoring anything), and ``order`` is a permutation of all ``R+S`` ids. The
+    result carries the same text coordinates and three-way reading as ``explain``'s
+    (4 more images), so methods compare on one joint feature set.
+
+    Raises:
+        ValueError: ``order`` is not a permutation of the feature ids; ``regions="none"``
+            without ``text_regions``; ``text_baseline`` without ``text_regions``.
     """
     from .search import _curves_along, _objective
 
     media = as_media(image)
     t_prepare = time.perf_counter()
-    rs = _resolve_regions(regions, media, 0, "grid")
-    order_arr = np.asarray(order, dtype=np.int32)
-    if sorted(order_arr.tolist()) != list(range(rs.n_regions)):
+    text_only = isinstance(regions, str) and regions == "none"
+    if isinstance(regions, str) and not text_only:
         raise ValueError(
-            f"order must be a permutation of the {rs.n_regions} region ids 0..{rs.n_regions - 1}."
+            f"regions={regions!r} is not understood: pass a RegionSet, a label map, or 'none' "
+            "(no image regions, with text_regions=...)."
         )
+    if text_only and text_regions is None:
+        raise ValueError(
+            "regions='none' leaves no feature to order; add text_regions='words' (or "
+            "'sentences', or [(start, end), ...]) to score an order of the prompt spans."
+        )
+    if text_baseline is not None and text_regions is None:
+        raise ValueError(
+            "text_baseline only applies with text_regions=...; remove it or add text_regions."
+        )
+    rs = None if text_only else _resolve_regions(regions, media, 0, "grid")
+    text = None if text_regions is None else (text_regions, text_baseline)
     prepared, score_keep, model_like = _bind(
-        scorer, media, rs, fill, targets, token_names, model_options
+        scorer, media, rs, fill, targets, token_names, model_options, text
     )
+    feats = getattr(prepared, "text_features", None) if text is not None else None
+    n_image = 0 if rs is None else rs.n_regions
+    n = n_image + (0 if feats is None else feats.n_features)
+    order_arr = np.asarray(order, dtype=np.int32)
+    if sorted(order_arr.tolist()) != list(range(n)):
+        what = (
+            f"{n_image} image regions and {n - n_image} prompt spans"
+            if feats is not None
+            else "regions"
+        )
+        raise ValueError(
+            f"order must be a permutation of the {n} feature ids 0..{n - 1} ({what}); "
+            f"got {len(order_arr)} ids."
+        )
     t_prepare = time.perf_counter() - t_prepare
     cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
     bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
-    n = rs.n_regions
     bar = _make_progress(progress, 2 * (n + 1), f"score {method}")
     ev = Evaluator(
         score_keep=score_keep,
@@ -474,6 +517,11 @@ def score_order(
     if not model_like:
         prepared.tokens = tokens  # type: ignore[misc]
     tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
+    split = None
+    if feats is not None:
+        from .text_regions import split_probabilities
+
+        split = split_probabilities(prepared, media, fill_image(media, fill), feats.n_features)
     record = SearchRecord(
         order=order_arr,
         insertion=ins,
@@ -484,7 +532,19 @@ def score_order(
     )
     meta = dict(getattr(prepared, "metadata", {}) or {})
     return _to_explanation(
-        media, rs, record, cfg, tgt, tokens, prepared, meta, fill, _costs(ev), method=method
+        media,
+        rs,
+        record,
+        cfg,
+        tgt,
+        tokens,
+        prepared,
+        meta,
+        fill,
+        _costs(ev),
+        method=method,
+        text=feats,
+        split=split,
     )
 
 

@@ -68,6 +68,8 @@ def _run_settings(args: argparse.Namespace) -> Any:
         tam_filter_size=getattr(args, "tam_filter_size", 3),
         tam_sigma=getattr(args, "tam_sigma", 1.0),
         saliency_steps=getattr(args, "saliency_steps", 64),
+        text_regions=getattr(args, "text_regions", None),
+        text_baseline=getattr(args, "text_baseline", None),
     )
 
 
@@ -147,9 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Every manifest sample × model × method into a results store; reruns resume."""
     from .runs import read_manifest
 
-    _run_settings(args)
-    samples = read_manifest(args.manifest)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    _run_settings(args).check_text_methods(methods)  # before anything is read
+    samples = read_manifest(args.manifest)
     return _run_and_report(args, samples, args.model, methods)
 
 
@@ -250,6 +252,21 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--retry-failed", action="store_true", help="rerun failed results")
     if "--quiet" not in have:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if "--text-regions" not in have:
+        p.add_argument(
+            "--text-regions",
+            default=None,
+            choices=["words", "sentences"],
+            help="the prompt's words or sentences are features too, beside the image regions "
+            "(eagle only; see eagle_kit.explain)",
+        )
+    if "--text-baseline" not in have:
+        p.add_argument(
+            "--text-baseline",
+            default=None,
+            help="token replacing a removed prompt span: an id or a one-token text "
+            "(default: the tokenizer's pad or unk token)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -576,13 +576,19 @@ class Explanation:
                 those tokens (see :meth:`region_values`).
             kind: ``"rank"`` (in [0, 1]) or ``"gain"`` (signed, probability); default
                 ``"rank"`` for the objective, ``"gain"`` for tokens.
-            smooth: Gaussian sigma in pixels (0 = region-constant map, as computed). A
-                smoothed rank map is rescaled to [0, 1] (as the reference displays it); a
-                smoothed gain map keeps its units (no rescaling).
+            smooth: Gaussian sigma in pixels, a finite number >= 0 (0 = region-constant
+                map, as computed). A smoothed rank map is rescaled to [0, 1] (as the
+                reference displays it) only while smoothing keeps its contrast: when the
+                smoothed map's span falls below :data:`MIN_MAP_SPAN` times the unsmoothed
+                map's span (a very large sigma averages the map to a near-constant), an
+                all-zeros map is returned instead of stretching noise to [0, 1]. A smoothed
+                gain map keeps its units (no rescaling).
 
         Raises:
-            ValueError: unknown ``kind`` or token, or ``smooth < 0``.
+            TypeError: ``smooth`` is not a number (e.g. the str ``"2"``).
+            ValueError: unknown ``kind`` or token, or ``smooth`` negative or not finite.
         """
+        smooth = _check_real("smooth", smooth, "a Gaussian sigma in pixels, >= 0")
         if not smooth >= 0:
             raise ValueError(f"smooth is a Gaussian sigma in pixels, >= 0; got {smooth}.")
         kind = self._map_kind(tokens, kind)
@@ -596,10 +602,12 @@ class Explanation:
             from scipy.ndimage import gaussian_filter
 
             sig = (0, smooth, smooth) if m.ndim == 3 else smooth
+            span0 = float(m.max() - m.min()) if m.size else 0.0
             m = gaussian_filter(m, sig)
             if kind == "rank":
                 lo, hi = m.min(), m.max()
-                m = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+                # stretch only a map that kept its contrast; a collapsed one is no map
+                m = (m - lo) / (hi - lo) if hi - lo >= MIN_MAP_SPAN * span0 > 0 else np.zeros_like(m)
         return m
 
     def token_attribution_map(
@@ -612,7 +620,7 @@ class Explanation:
     def masked_image(self, k: int, mode: str = "insertion") -> np.ndarray:
         """The image with the first ``k`` regions kept (``"insertion"``) or removed (``"deletion"``).
 
-        Removed pixels are black (RGB 0), whatever fill the search used for ``fill="black"``;
+        Text features (prompt spans) among the first ``k`` change no pixel. Removed pixels are black (RGB 0), whatever fill the search used for ``fill="black"``;
         for other fills the search's fill colour is not stored, so black is shown.
         """
         if mode not in ("insertion", "deletion"):
@@ -623,7 +631,9 @@ class Explanation:
         keep[self.order[:k]] = True
         if mode == "deletion":
             keep = ~keep
-        m = keep[self.labels]
+        labels = self.labels
+        # pixels outside every image region (text-only explanations: label -1) are never removed
+        m = np.where(labels >= 0, keep[np.clip(labels, 0, None)], True)
         return np.where(m[..., None], self.image, 0).astype(np.uint8)
 
     def reliance(self) -> np.ndarray:
@@ -659,13 +669,24 @@ class Explanation:
 
         Args:
             tokens, kind: as in :meth:`attribution_map`.
-            alpha: weight of the map's colours in [0, 1].
-            smooth: Gaussian sigma in pixels; default a quarter of a region's side.
-            scale: gain maps only: half-width of the colour scale, in probability (> 0).
+            alpha: weight of the map's colours, a number in [0, 1].
+            smooth: Gaussian sigma in pixels (finite, >= 0); default a quarter of a
+                region's side.
+            scale: gain maps only: half-width of the colour scale, in probability (a finite
+                number > 0).
 
         Raises:
-            ValueError: bad ``kind``, ``alpha``, ``smooth`` or ``scale``.
+            TypeError: ``alpha``, ``smooth`` or ``scale`` is not a number (e.g. ``"0.5"``).
+            ValueError: bad ``kind``; ``alpha`` outside [0, 1]; ``smooth`` negative or not
+                finite; ``scale`` not finite or <= 0, or given for a rank map.
         """
+        alpha = _check_real("alpha", alpha, "the weight of the map's colours in [0, 1]")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha is the weight of the map's colours, in [0, 1]; got {alpha}.")
+        if scale is not None:
+            scale = _check_real("scale", scale, "a gain map's colour half-width in probability, > 0")
+        if smooth is not None:
+            smooth = _check_real("smooth", smooth, "a Gaussian sigma in pixels, >= 0")
         info = self.map_info(tokens, kind=kind)
         if scale is not None:
             if info.kind != "gain":
@@ -890,6 +911,17 @@ def _token_names(tokens: Sequence[str], idx: Sequence[int]) -> str:
     return " ".join(f'"{tokens[i].strip() or tokens[i]}"' for i in idx)
 
 
+def _check_real(name: str, value: Any, expected: str) -> float:
+    """``value`` as a finite float, or a TypeError/ValueError naming ``name`` and ``expected``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number: {expected}; got {type(value).__name__} {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number: {expected}; got {value!r}.")
+    return float(value)
+
+
 def load_explanation(path: str | os.PathLike) -> Explanation:
     """Load an explanation saved with :meth:`Explanation.save` (netCDF or Zarr).
 
@@ -898,19 +930,31 @@ def load_explanation(path: str | os.PathLike) -> Explanation:
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: the file is not an EAGLE explanation.
+        ValueError: ``path`` is not an explanation saved by :meth:`Explanation.save` (an
+            image, an HTML page, a folder that is not a Zarr store, a netCDF file without the
+            explanation's variables); the message names the file.
     """
     from ._text import decode_text
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved explanation at '{path}'.")
-    if path.suffix == ".zarr" or path.is_dir():
-        ds = xr.open_zarr(path, consolidated=False).load()
-    else:
-        with xr.open_dataset(path, engine="h5netcdf") as handle:
-            ds = handle.load()
-    return Explanation(decode_text(ds))
+    expected = (
+        f"'{path}' is not a saved EAGLE explanation: expected a .nc or .zarr explanation "
+        f"saved by Explanation.save"
+    )
+    try:
+        if path.suffix == ".zarr" or path.is_dir():
+            ds = xr.open_zarr(path, consolidated=False).load()
+        else:
+            with xr.open_dataset(path, engine="h5netcdf") as handle:
+                ds = handle.load()
+    except Exception:  # noqa: BLE001 - h5py/zarr/xarray each raise their own kinds
+        raise ValueError(expected + ".") from None
+    try:
+        return Explanation(decode_text(ds))
+    except ValueError as err:
+        raise ValueError(f"{expected} ({err})") from None
 
 
 def now_iso() -> str:

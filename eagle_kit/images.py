@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,7 @@ def _from_pil(img: Any, source: str = "image") -> np.ndarray:
         if mode in _SIXTEEN or (mode == "I" and file_format == "PNG"):
             # 16-bit: the declared range 0..65535 maps to 0..255 (value / 257), as viewers show it
             values = np.asarray(img).astype(np.float64)
+            _warn_few_bits(values, source)
             return _gray_to_rgb(np.round(values / 257.0).astype(np.uint8))
         if mode == "I":
             return _gray_to_rgb(_stretch(np.asarray(img)))
@@ -106,6 +110,31 @@ def _from_pil(img: Any, source: str = "image") -> np.ndarray:
         ) from err
 
 
+def _warn_few_bits(values: np.ndarray, source: str) -> None:
+    """Warn when 16-bit data uses 12 bits or fewer (it loads nearly black under ``/ 257``)."""
+    top = float(values.max()) if values.size else 0.0
+    if 0.0 < top < 4096.0:
+        bits = int(top).bit_length()
+        warnings.warn(
+            f"{source} is 16-bit but uses only {bits} bits (max value {int(top)}), so it loads "
+            f"nearly black (value / 257). To use its full range pass it rescaled, e.g. "
+            f"ek.load_image(np.asarray(PIL.Image.open(path), dtype=float) / {int(top)}).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _is_tensor(obj: Any) -> bool:
+    """True for a torch tensor, without importing torch (only if torch is already imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
+def _is_binary_file(obj: Any) -> bool:
+    """True for a readable binary file-like object (``io.BytesIO``, ``open(path, "rb")``)."""
+    return callable(getattr(obj, "read", None)) and callable(getattr(obj, "seek", None))
+
+
 def load_image(image: Any) -> np.ndarray:
     """Return an image as an ``H×W×3`` uint8 RGB array, as an image viewer shows it.
 
@@ -115,9 +144,11 @@ def load_image(image: Any) -> np.ndarray:
       80×40, as viewers and ``transformers.image_utils.load_image`` show it);
     * 1-bit, grayscale, palette, CMYK, YCbCr, HSV and LAB images become RGB (LAB through an
       sRGB colour transform);
-    * 16-bit images (``I;16``, ``I;16B``, 16-bit PNG) are rescaled by their declared range,
-      ``value / 257`` rounded (65535 → 255), never clipped; data that uses only part of the
-      range (e.g. 12-bit microscopy) stays as dark as it is — stretch it yourself if wanted;
+    * 16-bit images (``I;16``, ``I;16B``, 16-bit PNG) and ``uint16`` arrays are rescaled by
+      their declared range, ``value / 257`` rounded (65535 → 255), never clipped; data that
+      uses only part of the range (all values below 4096, e.g. 12-bit microscopy) stays as
+      dark as it is and a ``UserWarning`` names the bits used and how to rescale: pass the
+      array divided by its maximum, ``np.asarray(PIL.Image.open(path), dtype=float) / m``;
     * 32-bit integer images (``I``) and float images (``F``) are stretched from their minimum
       to their maximum, except floats already in [0, 1], which are scaled by 255;
     * transparency (alpha channel, or a palette/grey image with a transparent colour) is
@@ -126,7 +157,8 @@ def load_image(image: Any) -> np.ndarray:
     * multi-frame files (GIF, multi-page TIFF) give their first frame.
 
     Args:
-        image: a file path, a PIL image, or an array ``H×W×3`` (RGB), ``H×W×4`` (RGBA, alpha
+        image: a file path, a binary file object (``io.BytesIO``, ``open(path, "rb")``; it is
+            read from its current position, not closed), a PIL image, a torch tensor, or an array ``H×W×3`` (RGB), ``H×W×4`` (RGBA, alpha
             dropped) or ``H×W`` (grayscale). Float arrays must lie in [0, 1]; integer arrays in
             [0, 255], except ``uint16`` arrays, rescaled by ``/ 257`` like 16-bit files.
 
@@ -134,7 +166,7 @@ def load_image(image: Any) -> np.ndarray:
         FileNotFoundError: the path does not exist.
         ValueError: the file is not an image PIL can read, or its mode cannot be turned into
             RGB (the message names the file and the mode); NaN in a float image.
-        TypeError: anything else, with what was expected.
+        TypeError: anything else (e.g. a text-mode file or bytes), with the accepted types.
 
     Example:
         >>> import numpy as np, eagle_kit as ek
@@ -162,11 +194,15 @@ def load_image(image: Any) -> np.ndarray:
         return _check_size(arr)
     if type(image).__module__.startswith("PIL.") and hasattr(image, "convert"):
         return _check_size(_from_pil(image))
-    if hasattr(image, "detach"):  # torch tensor
+    if _is_tensor(image):
         image = image.detach().cpu().numpy()
+    elif _is_binary_file(image) and not isinstance(image, np.ndarray):
+        return _check_size(_from_file_object(image))
     if not isinstance(image, np.ndarray):
         raise TypeError(
-            f"image must be a path, a PIL image or a numpy array H×W×3; got {type(image).__name__}."
+            f"image must be one of: a file path (str or pathlib.Path), a binary file object "
+            f"(io.BytesIO, open(path, 'rb')), a PIL image, a numpy array H×W×3 or a torch "
+            f"tensor; got {type(image).__name__}."
         )
     arr = image
     if arr.ndim == 2:
@@ -179,8 +215,30 @@ def load_image(image: Any) -> np.ndarray:
     _check_size(arr)
     arr = arr[:, :, :3]
     if arr.dtype == np.uint16:
+        _warn_few_bits(arr, "image array")
         return np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
     return _to_uint8(arr)
+
+
+def _from_file_object(fileobj: Any) -> np.ndarray:
+    """Read an image from a binary file object; the object is left open and usable."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = getattr(fileobj, "name", None)
+    source = f"'{name}'" if isinstance(name, str) else f"the {type(fileobj).__name__} object"
+    if isinstance(fileobj, io.TextIOBase):
+        raise TypeError(
+            f"{source} is a text-mode file; open images in binary mode: open(path, 'rb')."
+        )
+    try:
+        with Image.open(fileobj) as img:
+            return _from_pil(img, source=source)
+    except UnidentifiedImageError as err:
+        raise ValueError(
+            f"{source} does not hold an image PIL can read (png, jpg, tif, …)."
+        ) from err
+    except OSError as err:
+        raise ValueError(f"{source} could not be read as an image: {err}") from err
 
 
 def _check_size(arr: np.ndarray) -> np.ndarray:

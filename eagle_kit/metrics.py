@@ -184,7 +184,9 @@ def point_game(
 
     Raises:
         ValueError: unknown ``reading``/``point``, both or neither of ``box``/``mask``, a mask of
-            the wrong shape, ``smooth`` with the paper reading, or a video explanation.
+            the wrong shape, ``smooth`` with the paper reading, or a video explanation; a
+            box that is not 4 finite numbers, is empty/inverted or lies outside the image.
+        TypeError: a box that is not a sequence of numbers (e.g. the str ``"0,0,5,5"``).
     """
     if reading not in READINGS:
         raise ValueError(f"Unknown reading {reading!r}. Choose one of: {', '.join(READINGS)}.")
@@ -212,7 +214,7 @@ def point_game(
         raise ValueError("point game is defined for images, not video.")
     h, w = expl.labels.shape
     if box is not None:
-        x0, y0, x1, y1 = (float(v) for v in box)
+        x0, y0, x1, y1 = _check_box(box, h, w)
         ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
         inside = (x0 <= xs) & (xs < x1) & (y0 <= ys) & (ys < y1)
     else:
@@ -224,6 +226,34 @@ def point_game(
         return float(np.any(inside & (pixel_map == pixel_map.max())))
     y, x = max_location(expl, tokens=tokens, smooth=smooth, point=point)
     return float(inside[y, x])
+
+
+def _check_box(box: Any, h: int, w: int) -> tuple[float, float, float, float]:
+    """``box`` as four finite floats ``x0, y0, x1, y1`` that overlap the ``h×w`` image."""
+    expected = "box must be 4 numbers (x0, y0, x1, y1) in pixels, x1/y1 exclusive"
+    if isinstance(box, (str, bytes)) or not hasattr(box, "__len__"):
+        raise TypeError(f"{expected}, e.g. box=(10, 20, 50, 60); got {type(box).__name__} {box!r}.")
+    if len(box) != 4:
+        raise ValueError(f"{expected}; got {len(box)} values {tuple(box)!r}.")
+    for v in box:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+            v, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"{expected}; got {type(v).__name__} {v!r} in {tuple(box)!r}.")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        raise ValueError(f"{expected}; got a non-finite value in {tuple(box)!r}.")
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"box {tuple(box)!r} is empty or inverted: it needs x1 > x0 and y1 > y0 "
+            f"(order x0, y0, x1, y1, not x, y, width, height)."
+        )
+    if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+        raise ValueError(
+            f"box {tuple(box)!r} lies entirely outside the {w}×{h} image (width×height); "
+            f"give pixel coordinates of the explained image."
+        )
+    return x0, y0, x1, y1
 
 
 def _distance_sums(fy: np.ndarray, fx: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -348,7 +378,7 @@ def mitigate(
     label: str,
     *,
     prompt: str | None = None,
-    max_area: float = 1.0,
+    max_area: float | None = 1.0,
     match: Callable[[str, str], bool] | None = None,
 ) -> Correction:
     """Remove the lowest-ranked regions one at a time until the answer matches ``label``.
@@ -363,10 +393,40 @@ def mitigate(
         expl: the diagnosis (targets = the correct answer's token).
         answer: a model from :func:`eagle_kit.load_model` (then ``prompt`` is required) or any
             callable ``image -> answer text``.
-        label: the correct answer (e.g. ``"no"``).
-        max_area: stop trying once more than this fraction of the image would be removed.
+        label: the correct answer (e.g. ``"no"``), a non-empty ``str``.
+        max_area: stop trying once more than this fraction of the image would be removed: a
+            finite number in (0, 1]; ``None`` = no limit (same as 1).
         match: ``(answer, label) -> bool``; default compares first words, case-insensitive.
+
+    Raises:
+        TypeError: ``label`` is not a ``str``, ``max_area`` is not a number, ``answer`` is
+            neither a model nor a callable, or the callable/model returned something other
+            than a ``str`` (the message names what came).
+        ValueError: ``label`` is empty or has no word, ``max_area`` outside (0, 1] or not
+            finite, or a model is given without ``prompt``.
     """
+    if not isinstance(label, str):
+        raise TypeError(
+            f"label must be the correct answer as a str, e.g. 'no'; got {type(label).__name__} "
+            f"{label!r}."
+        )
+    if not label.strip():
+        raise ValueError("label must be the correct answer as a non-empty str, e.g. 'no'.")
+    if max_area is None:
+        max_area = 1.0
+    if isinstance(max_area, (bool, np.bool_)) or not isinstance(
+        max_area, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"max_area must be a number in (0, 1] (a fraction of the image) or None; got "
+            f"{type(max_area).__name__} {max_area!r}."
+        )
+    if not (np.isfinite(max_area) and 0.0 < float(max_area) <= 1.0):
+        raise ValueError(
+            f"max_area must be a fraction of the image in (0, 1], or None for no limit; got "
+            f"{max_area!r}."
+        )
+    max_area = float(max_area)
     if hasattr(answer, "generate"):
         if not prompt:
             raise ValueError("mitigate(model, ...) needs prompt=... to regenerate the answer.")
@@ -394,6 +454,11 @@ def mitigate(
         if removed_area > max_area + 1e-12:
             break
         text = answer_fn(expl.image if r == 0 else expl.masked_image(n - r, "insertion"))
+        if not isinstance(text, str):
+            raise TypeError(
+                f"the answer callable must return the answer text as a str; it returned "
+                f"{type(text).__name__} {text!r:.80}."
+            )
         answers.append(text)
         if match(text, label):
             return Correction(True, r, removed_area, answers)
@@ -401,6 +466,11 @@ def mitigate(
 
 
 def _areas(corrections: Sequence[Any]) -> np.ndarray:
+    if isinstance(corrections, (str, bytes)) or not hasattr(corrections, "__iter__"):
+        raise TypeError(
+            f"corrections must be a list of mitigate() results (Correction) or removed-area "
+            f"fractions in [0, 1] (None for never corrected); got {type(corrections).__name__}."
+        )
     out = []
     for c in corrections:
         if isinstance(c, Correction):
@@ -408,6 +478,13 @@ def _areas(corrections: Sequence[Any]) -> np.ndarray:
         elif c is None or (isinstance(c, float) and np.isnan(c)):
             out.append(1.0)
         else:
+            if isinstance(c, (bool, np.bool_)) or not isinstance(
+                c, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(
+                    f"each correction must be a Correction from mitigate(), a removed-area "
+                    f"fraction in [0, 1], or None; got {type(c).__name__} {c!r}."
+                )
             v = float(c)
             if not 0 <= v <= 1:
                 raise ValueError(f"A removed-area fraction must be in [0, 1]; got {v}.")
@@ -421,13 +498,33 @@ def amcr(corrections: Sequence[Any]) -> float:
     """Average minimal correction region: mean removed-area fraction; never corrected = 1.
 
     Accepts :class:`Correction` objects, or floats with ``None``/NaN for never corrected.
+
+    Raises:
+        TypeError: ``corrections`` is not a list of those (e.g. a str).
+        ValueError: a fraction outside [0, 1], or no samples.
     """
     return float(_areas(corrections).mean())
 
 
 def csr(corrections: Sequence[Any], threshold: float = 0.1) -> float:
     """Correction success rate: share of samples corrected with ≤ ``threshold`` of the area
-    removed. Never-corrected samples stay in the denominator (the reference drops them)."""
+    removed. Never-corrected samples stay in the denominator (the reference drops them).
+
+    Raises:
+        ValueError: ``threshold`` is not a finite fraction in [0, 1].
+        TypeError: ``threshold`` is not a number; bad ``corrections`` (see :func:`amcr`).
+    """
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(
+        threshold, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"threshold must be a removed-area fraction in [0, 1]; got "
+            f"{type(threshold).__name__} {threshold!r}."
+        )
+    if not (np.isfinite(threshold) and 0.0 <= float(threshold) <= 1.0):
+        raise ValueError(
+            f"threshold must be a removed-area fraction in [0, 1] (e.g. 0.1); got {threshold!r}."
+        )
     areas = _areas(corrections)
     corrected = np.array(
         [

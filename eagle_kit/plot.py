@@ -51,6 +51,7 @@ __all__ = [
     "curves",
     "grid",
     "hallucination",
+    "prompt",
     "save",
     "style",
     "figure_size",
@@ -195,10 +196,23 @@ def _new_figure(width: str | float, aspect: float, *, layout: str | None = "cons
     return fig
 
 
-def _finish(fig: Figure) -> Figure:
+def _finish(fig: Figure, *, fit_height: bool = False) -> Figure:
     """Lay the figure out once (in the house style) and freeze it: every save and display
-    of it then has the same geometry, so the same figure gives the same file."""
+    of it then has the same geometry, so the same figure gives the same file.
+
+    ``fit_height``: make the figure exactly as tall as its laid-out content (images keep
+    their aspect, so a guessed height leaves empty bands above and below them).
+    """
     fig.draw_without_rendering()
+    if fit_height:
+        pad = 2 * 4 / 72  # constrained layout's padding around the content, inches
+        for _ in range(4):
+            w, h = fig.get_size_inches()
+            need = fig.get_tightbbox().height + pad
+            if abs(need - h) < 0.01:
+                break
+            fig.set_size_inches(w, need)
+            fig.draw_without_rendering()
     fig.set_layout_engine("none")
     return fig
 
@@ -424,7 +438,9 @@ def overlay(
 
     Rank maps: viridis over the image, colour bar ``"rank value (METHOD §5)"`` from 0 (last
     region) to 1 (first). Gain maps: PuOr over a grey copy of the image, symmetric around 0,
-    colour bar ``"gain in p(...) (probability)"`` from ``−scale`` to ``+scale`` (default the
+    colour bar ``"gain in <quantity> (probability)"`` naming the mapped quantity
+    (:attr:`MapInfo.quantity`: ``F(...)``, the objective, without ``tokens``; ``p(...)``
+    with them) from ``−scale`` to ``+scale`` (default the
     largest single gain, :attr:`MapInfo.scale`). The title names the map and its span (how
     much the image moves the quantity). When the span is below
     :data:`eagle_kit.explanation.MIN_MAP_SPAN` (and no ``scale`` is given) no map is drawn:
@@ -497,7 +513,7 @@ def overlay(
                 s = norm.vmax
                 cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
         if own:
-            _finish(fig)
+            _finish(fig, fit_height=True)
     fig.ek_map_info = info  # type: ignore[attr-defined]
     return fig
 
@@ -687,11 +703,13 @@ def curves(
 ) -> Figure:
     """Insertion and deletion curves of ``tokens`` (default: the targets), METHOD §8.
 
-    x: fraction of the image area revealed (insertion, solid) or removed (deletion, dashed)
-    in the order of the explanation; y: the tokens' mean probability. The legend gives each
-    curve's AUC (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``). When every
-    value is below 0.25 (a real photo's p ≈ 0.02), the y axis is zoomed to the data and the
-    title says so; ``zoom=False`` keeps 0–1, ``zoom=True`` always zooms.
+    x (labelled "area revealed / removed"): fraction of the image area, 0–1, revealed
+    (insertion, solid) or removed (deletion, dashed) in the order of the explanation; y: the
+    tokens' mean probability. The legend gives each curve's AUC
+    (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``). When every value is below
+    0.25 (a real photo's p ≈ 0.02), the y axis is zoomed to the data and the title says so
+    ("y axis zoomed: 0–…"); ``zoom=False`` keeps 0–1, ``zoom=True`` always zooms. Labels and
+    title fit a panel a third of a two-column figure wide (``ax=`` in a 1×3 grid).
 
     Returns:
         The figure; ``fig.axes[0]`` holds the curves.
@@ -726,15 +744,17 @@ def curves(
             label=f"deletion (AUC {d_auc:.3f})",
         )
         ax.set_xlim(0, 1)
-        ax.set_xlabel("area fraction revealed (insertion)\nor removed (deletion)")
+        # one short line: it stays inside a third of a two-column figure (panels side by side)
+        ax.set_xlabel("area revealed / removed")
         ax.set_ylabel(f"{quantity} (probability)")
         title = "insertion / deletion curves"
         if zoomed:
             hi = max(top * 1.12, 1e-6)
             ax.set_ylim(0, hi)
-            title += f"\ny axis zoomed to the data: 0–{hi:.3g}"
+            title += f"\ny axis zoomed: 0–{hi:.3g}"
         else:
             ax.set_ylim(0, 1.02)
+            ax.set_yticks(np.linspace(0, 1, 6))  # no tick (or label) beyond the axis
         ax.legend(loc="best")
         ax.set_title(title)
         if own:
@@ -804,7 +824,9 @@ def grid(
         width: ``"single"``, ``"double"`` or inches.
 
     Returns:
-        The figure; one image axes per cell (row-major), then the one colour bar. Every
+        The figure; one image axes per cell (row-major), then the one colour bar, labelled
+        as :func:`overlay`'s with the mapped quantity (``F(...)`` for the objective,
+        ``p(...)`` for tokens; "each cell's ..." when the cells map different ones). Every
         cell's map uses the same ``vmin``/``vmax``.
 
     Raises:
@@ -934,14 +956,26 @@ def hallucination(
     with style():
         fig = _new_figure(width, (h / w) / (n_panels + 0.3) + 0.12)
         axes = fig.subplots(1, n_panels, squeeze=True)
+        # a title line wider than its panel (one column: ~0.8 in each) wraps inside it
+        room = 72 * (fig.get_figwidth() - 1.0) / n_panels
+
+        def fit(title: str) -> str:
+            size = STYLE["axes.titlesize"]
+            return "\n".join(
+                "\n".join(_wrap(line, size, room / 72))
+                if _text_width(line, size, False) * 72 > room
+                else line
+                for line in title.split("\n")
+            )
+
         ax = axes[0]
         dim = np.where(cause[..., None], image, (0.35 * image + 0.65 * 255)).astype(np.uint8)
         ax.imshow(dim)
         _mask_outline(ax, cause, colors=[PALETTE["cause"]], linewidths=1.2)
         _image_axes(ax)
         area = float(expl.dataset["region_area"].values[expl.order[n - tail :]].sum())
-        ax.set_title(f"(a) cause: the {tail} lowest-ranked\nregion(s), {area:.1%} of the area")
-        overlay(expl, ax=axes[1], title="(b) " + _map_title(expl.map_info()))
+        ax.set_title(fit(f"(a) cause: the {tail} lowest-ranked\nregion(s), {area:.1%} of the area"))
+        overlay(expl, ax=axes[1], title=fit("(b) " + _map_title(expl.map_info())))
         if correction is not None:
             ax = axes[2]
             k = correction.n_removed
@@ -956,8 +990,8 @@ def hallucination(
                 )
             else:
                 head = f"(c) not corrected after\n{k} removal(s); answer:\n“{short}”"
-            ax.set_title(head)
-        _finish(fig)
+            ax.set_title(fit(head))
+        _finish(fig, fit_height=True)
     return fig
 
 
@@ -1022,3 +1056,163 @@ def to_png(fig: Figure, *, dpi: int = 150) -> bytes:
     with style():
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": "eagle_kit"})
     return buf.getvalue()
+
+
+def prompt(
+    expl: Explanation,
+    tokens: Any = None,
+    kind: str | None = None,
+    *,
+    width: str | float = "double",
+    fontsize: float = 8,
+    title: str | None = None,
+) -> Figure:
+    """The prompt as a strip of its span features coloured by value, with a colour bar.
+
+    For explanations made with ``ek.explain(..., text_regions=...)``: each prompt span
+    (word, sentence or your span) is a chip coloured by :meth:`Explanation.text_values` —
+    the same values and scales as the image map. ``kind="rank"`` (default for the
+    objective): the METHOD §5 rank value in [0, 1], viridis, colour bar from 0 (last in the
+    order) to 1 (first). ``kind="gain"`` (default for ``tokens``): each span's marginal
+    effect on p(tokens) along the shared order, in probability, signed, on the PuOr scale
+    symmetric around 0 with half-width the largest absolute span value (as
+    :meth:`Explanation.prompt_html`). Text between the spans is drawn uncoloured.
+
+    Args:
+        expl: an explanation with prompt span features.
+        tokens: ``None`` for the objective, or token indices/texts (see
+            :meth:`Explanation.region_values`).
+        kind: ``"rank"`` or ``"gain"``; default as above.
+        width: ``"single"``, ``"double"`` or inches.
+        fontsize: chip text size in points.
+        title: replaces the default title (what the colours show).
+
+    Returns:
+        The figure; ``fig.axes[0]`` holds the strip (each chip's text has the ``gid``
+        ``"prompt-span-<j>"``, ``j`` the span's index in :attr:`Explanation.text_spans`),
+        ``fig.axes[1]`` the colour bar. ``fig.ek_values`` holds the values drawn ``(S,)``
+        and ``fig.ek_kind`` the kind.
+
+    Raises:
+        TypeError: ``expl`` is not an Explanation.
+        ValueError: the explanation has no prompt span features; bad ``kind`` or token.
+
+    Example:
+        >>> fig = ek.plot.prompt(expl, "yes")  # doctest: +SKIP
+    """
+    _check(expl)
+    spans = expl.text_spans
+    if not spans:
+        raise ValueError(
+            "ek.plot.prompt needs an explanation with prompt span features: "
+            "ek.explain(..., text_regions='words') (or 'sentences', or [(start, end), ...])."
+        )
+    kind = expl._map_kind(tokens, kind)
+    values = expl.text_values(tokens, kind=kind)
+    mpl = _matplotlib()
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import FancyBboxPatch
+
+    if kind == "gain":
+        s = float(np.max(np.abs(values))) or 1.0
+        cmap, norm = gain_colormap(), Normalize(-s, s)
+        quantity = expl.map_info(tokens, kind="gain").quantity
+        label = f"gain in {quantity} (probability)"
+    else:
+        cmap, norm = mpl.colormaps["viridis"], Normalize(0.0, 1.0)
+        label = "rank value in [0, 1] (METHOD §5)"
+    text = str(expl.attrs.get("prompt", ""))
+    pieces: list[tuple[str, int]] = []  # (text, span index or -1)
+    at = 0
+    for j in sorted(range(len(spans)), key=lambda j: spans[j][1]):
+        _, start, end = spans[j]
+        if text[at:start].strip():
+            pieces.append((text[at:start].strip(), -1))
+        pieces.append((text[start:end] or spans[j][0], j))
+        at = end
+    if text[at:].strip():
+        pieces.append((text[at:].strip(), -1))
+    w_in = figure_size(width)[0]
+    pad, gap, margin = 0.04, 0.035, 0.05
+    line_h = fontsize / 72.0 * 2.0
+    lines: list[list[tuple[int, float]]] = [[]]
+    x = margin
+    for i, (word, _) in enumerate(pieces):
+        cw = _text_width(_chip_text(word), fontsize, False) + 2 * pad
+        if lines[-1] and x + cw > w_in - margin:
+            lines.append([])
+            x = margin
+        lines[-1].append((i, cw))
+        x += cw + gap
+    if title is None:
+        who = "the objective" if tokens is None else expl.map_info(tokens, kind="gain").quantity
+        title = (
+            f"prompt words coloured by their gain on {who} (probability)"
+            if kind == "gain"
+            else f"prompt words coloured by their rank value for {who} (METHOD §5)"
+        )
+    title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
+    title_h = 0.08 + 0.14 * len(title_lines)
+    strip_h = len(lines) * line_h
+    legend_h = 0.55
+    h_in = title_h + strip_h + legend_h + 0.05
+    with style():
+        fig = _new_figure(w_in, h_in / w_in, layout=None)
+        ax = fig.add_axes((0, (legend_h + 0.05) / h_in, 1, (strip_h + title_h) / h_in))
+        ax.set_xlim(0, w_in)
+        ax.set_ylim(strip_h + title_h, 0)
+        ax.set_axis_off()
+        for row, items in enumerate(lines):
+            x = margin
+            y = title_h + row * line_h + 0.12 * line_h
+            for i, cw in items:
+                word, j = pieces[i]
+                if j >= 0:
+                    rgba = cmap(norm(values[j]))
+                    rgb = tuple(int(round(255 * c)) for c in rgba[:3])
+                    ax.add_patch(
+                        FancyBboxPatch(
+                            (x, y),
+                            cw,
+                            0.76 * line_h,
+                            boxstyle="round,pad=0,rounding_size=0.025",
+                            facecolor=rgba,
+                            edgecolor="none",
+                            gid=f"prompt-chip-{j}",
+                        )
+                    )
+                ax.text(
+                    x + cw / 2,
+                    y + 0.38 * line_h,
+                    _chip_text(word),
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=fontsize,
+                    color=text_color_for(rgb) if j >= 0 else PALETTE["muted"],
+                    gid=f"prompt-span-{j}" if j >= 0 else None,
+                )
+                x += cw + gap
+        ax.text(
+            margin,
+            title_h * 0.5,
+            "\n".join(title_lines),
+            ha="left",
+            va="center",
+            fontsize=STYLE["axes.titlesize"],
+        )
+        lw = min(2.6, w_in - 2 * margin)
+        lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.3 / h_in, lw / w_in, 0.1 / h_in))
+        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=lax, orientation="horizontal")
+        cb.outline.set_linewidth(0.4)
+        if kind == "rank":
+            cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
+        else:
+            s = norm.vmax
+            cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
+        lax.tick_params(labelsize=6, length=2, pad=1)
+        lax.set_title(label, fontsize=6, pad=2)
+        _finish(fig)
+    fig.ek_values = np.asarray(values, dtype=np.float64)  # type: ignore[attr-defined]
+    fig.ek_kind = kind  # type: ignore[attr-defined]
+    return fig

@@ -173,6 +173,10 @@ def map_figure(
 def explanation_page(expl: Explanation, *, title: str | None = None) -> list[str]:
     """The static HTML view of one explanation (``eagle-kit show``): the overlay with its
     colour bar, the token strip coloured by visual reliance, the curves and the metrics.
+    With prompt span features (``text_regions=...``) a "Prompt" section shows the prompt's
+    words coloured by their rank value for the objective and by their gain on the targets
+    (:func:`eagle_kit.plot.prompt`, colour bars in their units); a text-only explanation
+    (``regions="none"``) has no map section.
 
     Returns:
         The body sections; write them with :func:`write_report`.
@@ -188,14 +192,24 @@ def explanation_page(expl: Explanation, *, title: str | None = None) -> list[str
     rows["evaluations"] = expl.n_evaluations
     rows.update(expl.metrics())
     tok = plot_html(plot.tokens(expl))
+    out = []
+    if expl.n_image_regions:
+        out.append(
+            section(
+                title or "Map",
+                '<div class="row">'
+                + map_figure(expl)
+                + (map_figure(expl, expl.targets) if expl.targets else "")
+                + "</div>",
+            )
+        )
+    if expl.text_spans:
+        words = plot_html(plot.prompt(expl), data_kind="rank") + (
+            plot_html(plot.prompt(expl, expl.targets), data_kind="gain") if expl.targets else ""
+        )
+        out.append(section("Prompt" if expl.n_image_regions else title or "Prompt", words))
     return [
-        section(
-            title or "Map",
-            '<div class="row">'
-            + map_figure(expl)
-            + (map_figure(expl, expl.targets) if expl.targets else "")
-            + "</div>",
-        ),
+        *out,
         section("Tokens", tok),
         section(
             "Faithfulness",

@@ -73,7 +73,18 @@ def as_prepared_scorer(
     Models (objects with ``prepare``) are bound to ``image`` with ``prepare_options``;
     plain callables are wrapped as they are. Token names, when not given, are filled in
     after the first call (``token 0``, ``token 1`` …).
+
+    Raises:
+        TypeError: ``token_names`` is a single ``str`` (or not a list of names), or
+            ``scorer`` is neither a callable nor a model.
     """
+    if token_names is not None and (
+        isinstance(token_names, (str, bytes, dict)) or not hasattr(token_names, "__iter__")
+    ):
+        raise TypeError(
+            f"token_names must be a list of str, one name per output column of the scorer, "
+            f"e.g. token_names=['cat', 'dog']; got {type(token_names).__name__} {token_names!r:.80}."
+        )
     if hasattr(scorer, "prepare") and callable(scorer.prepare):
         options = {k: v for k, v in prepare_options.items() if v is not None}
         return scorer.prepare(image, **options)
@@ -90,7 +101,8 @@ def as_prepared_scorer(
         return FunctionScorer(
             fn=scorer,
             tokens=list(token_names) if token_names else [],
-            metadata={"scorer": str(name)},
+            # column names of a plain scorer are each their own word (answer_words joined=False)
+            metadata={"scorer": str(name), "token_text_joined": 0},
         )
     raise TypeError(
         f"scorer must be a callable (images B×H×W×3 uint8 -> probabilities B×T) or a model "

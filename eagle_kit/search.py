@@ -19,24 +19,42 @@ g = f(full) − f(black) of the targets:
    always a freshly scored region;
 4. F is not submodular, so a stale bound can be too low (two regions that matter only
    together). When the best fresh gain is under :data:`FAST_STALL`·|g| (progress stalls), every
-   stale region is re-checked once; if that changed the pick the next stall re-checks again,
-   otherwise the wait until the next re-check doubles;
-5. stop expanding once insertion has reached the full image's score and deletion the black
-   image's, both within ``early_stop``·|g| (default :data:`FAST_TOLERANCE`); the tail is then
-   ordered by one fresh sweep at the stop point — the deletion side, f(x without S ∪ {α}),
-   lowest first (the insertion side sits at the full image's score by then);
-6. the curves are completed for every prefix, like every search's.
+   stale region is re-checked once; if that found a region gaining more than
+   ``early_stop``·|g| over the lazy pick the next stall re-checks again, otherwise (no change,
+   or a change within the tolerance: noise) the wait until the next re-check doubles;
+5. a *plateau*: when a stall re-check has just scored every region, insertion is at the full
+   image's score and no region gains more than ``early_stop``·|g|, the rest are ordered by
+   those fresh gains (nothing more to search: the deletion side cannot reach the black score
+   before the end, so waiting for both ends would only cost re-checks);
+6. stop expanding once insertion has reached the full image's score and deletion the black
+   image's, both within ``early_stop``·|g| (default :data:`FAST_TOLERANCE`); then
+   a. one fresh sweep of the deletion side, f(x without S ∪ {α}), orders the tail, lowest first
+      (the insertion side sits at the full image's score);
+   b. if that sweep finds a removal that lowers the deletion score by more than
+      :data:`FAST_DEEPER`·``early_stop``·|g| below the point reached (the black image is not the
+      lowest score), the search goes on instead (c);
+   c. otherwise the curves' own points along the tail are scored (the curves need them
+      anyway) and must all stay at both ends within :data:`FAST_TAIL_BAND`·``early_stop``·|g|;
+      a region whose point leaves that band goes to the end of the tail and the rest is
+      checked again (at most :data:`FAST_DEFER` times). If a point still leaves the band, the
+      tail's head before it is kept and lazy greedy goes on from there, with the sweep's
+      deletion gains raising stale bounds (never lowering them); after the r-th failed check
+      the next stop is tried 2^(r−1) steps later;
+7. the curves are completed for every prefix, like every search's.
 
-Guarantees: every pick is a freshly scored argmax; on an additive scorer (gains that never
-change) the order is exact greedy's; the cost is 2N + 2 images for step 0 plus about two per
-step, N − k for the tail sweep and 2(N − k) for the tail's curve points (k = ``stopped_at``),
-plus 2(N − k) per stall re-check. Failure modes: increasing returns that stay hidden while
-progress does not stall (a synergy whose first half looks useless and the steps still gain
-more than FAST_STALL·|g|), and curves that are not monotone beyond the stop point: the tail is
-ordered by one sweep of the deletion side, not searched, so a region whose insertion lowers the
-score can head the tail (one embedded-world scene in 50 at N = 64 loses 12 % insertion AUC so;
-a sweep of both sides would cost about N − k more images). ``benchmarks/bench_fast.py`` measures
-both against exact.
+Guarantees: every greedy pick is a freshly scored argmax; on an additive scorer (gains that
+never change) the order is exact greedy's; an accepted tail keeps every curve point within
+FAST_TAIL_BAND·``early_stop``·|g| of the ends (insertion at the full score, deletion at the black
+one), so a region whose insertion lowers the score cannot head it. Cost: 2N + 2 images for
+step 0, about two per step, N − k for the tail sweep and 2(N − k) for its curve points
+(k = ``stopped_at``), plus 2(N − k) per stall re-check and per deferred region (less when it
+sits late in the tail). Failure modes: increasing returns that stay hidden while progress
+does not stall (a synergy whose first half looks useless while the steps still gain more than
+FAST_STALL·|g|); a deletion curve that can go lower than the black image's score by less
+than FAST_DEEPER·``early_stop``·|g| per region but by more over several (one embedded-world
+scene in 50 at N = 64 ends +0.008 deletion AUC above exact's so); a plateau reached where
+exact would still find a better deletion path (one scene in 50). ``benchmarks/bench_fast.py``
+measures both against exact.
 """
 
 from __future__ import annotations
@@ -67,6 +85,17 @@ FAST_STALL = 0.05
 the gap (progress stalls), in case a stale bound hides an increasing return."""
 
 TINY_GAP = 0.01
+
+FAST_TAIL_BAND = 5
+"""The fast search accepts its tail only if every curve point along it stays within this many
+stop tolerances (``early_stop·|f(full) − f(black)|``) of the ends."""
+
+FAST_DEEPER = 3
+"""The fast search searches on when one more removal would still lower the deletion score by
+more than this many stop tolerances (an image whose black version scores high)."""
+
+FAST_DEFER = 3
+"""Regions the fast search moves to the end of its tail, at most, before it searches on."""
 """Below this ``|f(full) − f(black)|`` (in probability) the image barely moves the targets: the
 relative stop rule is meaningless, so early stop never fires and the fast search ranks the
 regions by one sweep at the empty set (METHOD §5 calls a span under 0.01 tiny too)."""
@@ -80,7 +109,8 @@ class SearchConfig:
         search: ``"exact"`` greedy (N(N+1) evaluations), ``"efficient"`` bidirectional greedy
             (the reference's, ~1.4k evaluations for N = 64) or ``"fast"``: lazy greedy that
             stops expanding once both curves reach their ends and orders the rest by one fresh
-            sweep (the module documentation of ``eagle_kit.search``; ~10 % of exact's images).
+            sweep, checked along the curves (the module documentation of
+            ``eagle_kit.search``; under 10 % of exact's images at N = 64).
         lambda1: weight of insight (sufficiency) ``f(x_S)``.
         lambda2: weight of necessity ``1 − f(x_{\\S})``.
         batch_size: masked images per scorer call (``None``: the scorer's planned size, else 64).
@@ -546,10 +576,22 @@ def _fresh_sweep_order(
     return _ranked(rest, _sweep(ev, selected, rest, targets, cfg)[0])
 
 
+def _tail_points(
+    ev: Evaluator, selected: np.ndarray, tail: list[int], targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The targets' insertion and deletion scores with ``S`` and each proper prefix of
+    ``tail`` kept (removed) — the curves' points along the tail."""
+    keeps = np.repeat(selected[None], len(tail) - 1, axis=0)
+    for j, r in enumerate(tail[:-1]):
+        keeps[j:, r] = True
+    ins, dele = _score_sets(ev, keeps)
+    return ins[:, targets].mean(axis=1), dele[:, targets].mean(axis=1)
+
+
 def _fast(
     ev: Evaluator, n: int, targets: np.ndarray, cfg: SearchConfig
 ) -> tuple[list[int], int | None, str]:
-    """Lazy greedy (CELF-style) with stall refreshes, a relative stop and a fresh tail sweep.
+    """Lazy greedy (CELF-style) with stall refreshes, a relative stop and a checked tail sweep.
 
     Returns ``(order, stopped_at, note)``; the algorithm is described in the module docstring.
     """
@@ -571,6 +613,7 @@ def _fast(
     stall = FAST_STALL * abs(ends.gap)
     order: list[int] = []
     next_refresh, wait = 1, 1
+    failures, next_check = 0, 0  # failed tail checks; the step of the next stop
     while (~selected).sum() > 1:
         remaining = np.flatnonzero(~selected)
         step = len(order)
@@ -584,7 +627,11 @@ def _fast(
             if fresh:
                 best = min(fresh, key=lambda r: (-fresh[r][0], r))
                 if refresh:  # every region is fresh now
-                    wait = 1 if best != lazy_best else 2 * wait
+                    # a refresh that found a clearly better region is due again at the
+                    # next stall; one that changed nothing (or only within the stop
+                    # tolerance: noise) waits twice as long
+                    gained = fresh[best][0] - fresh[lazy_best][0] > tolerance * abs(ends.gap)
+                    wait = 1 if gained else 2 * wait
                     next_refresh = step + wait
                     break
                 # the best fresh gain beats every stale bound (ties: the lower region id)
@@ -603,14 +650,59 @@ def _fast(
         selected[best] = True
         order.append(best)
         f_current = fresh[best][1]
-        if ends.reached(fresh[best][2], fresh[best][3]) and (~selected).sum() > 1:
-            # the insertion side sits at the full image's score: order the tail by the
-            # deletion side of a fresh sweep, f(x without S ∪ {α}), lowest first
-            rest = np.flatnonzero(~selected)
-            keeps = np.repeat((~selected)[None], len(rest), axis=0)
-            keeps[np.arange(len(rest)), rest] = False
-            tail = ev(keeps)[:, targets].mean(axis=1)
-            return order + _ranked(rest, -tail), len(order), ""
+        if (
+            refresh
+            and fresh[best][0] < tolerance * abs(ends.gap)
+            and (fresh[best][2] - ends.black) / ends.gap >= 1.0 - tolerance
+            and (~selected).sum() > 1
+        ):
+            # a plateau: insertion is at the full score and no region moves F by more than
+            # the tolerance (every region was just re-checked): order the rest by those gains
+            rest = np.array(sorted(r for r in fresh if r != best), dtype=int)
+            tail = _ranked(rest, np.array([fresh[int(r)][0] for r in rest]))
+            return order + tail, len(order), ""
+        if (
+            not ends.reached(fresh[best][2], fresh[best][3])
+            or (~selected).sum() <= 1
+            or len(order) < next_check
+        ):
+            continue
+        # both ends reached: order the tail by the deletion side of one fresh sweep,
+        # f(x without S ∪ {α}), lowest first (the insertion side sits at the full score)
+        rest = np.flatnonzero(~selected)
+        keeps = np.repeat((~selected)[None], len(rest), axis=0)
+        keeps[np.arange(len(rest)), rest] = False
+        swept = ev(keeps)[:, targets].mean(axis=1)
+        tail = _ranked(rest, -swept)
+        del_s = fresh[best][3]
+        band = _Ends(ends.black, ends.full, tolerance * FAST_TAIL_BAND)
+        # the deletion side can still fall clearly below the point reached: search on
+        deeper = float(np.max((del_s - swept) / ends.gap)) > FAST_DEEPER * tolerance
+        left: list[int] = [0] if deeper else []
+        ins_t = del_t = np.zeros(0)
+        deferred = 0
+        while not deeper:
+            # verify with the curves' own points along the tail (the curves need them
+            # anyway): each must stay at both ends within the band
+            ins_t, del_t = _tail_points(ev, selected, tail, targets)
+            left = [j for j in range(len(tail) - 1) if not band.reached(ins_t[j], del_t[j])]
+            if not left or deferred >= FAST_DEFER or left[0] >= len(tail) - 1 - deferred:
+                break
+            # the region that leaves the band goes to the end (defer it)
+            tail.append(tail.pop(left[0]))
+            deferred += 1
+        if not left:
+            return order + tail, len(order), ""
+        failures += 1
+        for j in range(left[0]):  # the tail's head stays at both ends: keep it
+            selected[tail[j]] = True
+            order.append(tail[j])
+            f_current = float(cfg.lambda1 * ins_t[j] + cfg.lambda2 * (1.0 - del_t[j]))
+        next_check = len(order) + 2 ** (failures - 1)
+        # the sweep's deletion side can raise a stale bound (never lower it: a bound that
+        # is too low would hide a region)
+        for r, d in zip(rest, swept):
+            gain[r] = max(gain[r], cfg.lambda2 * (del_s - float(d)))
     return order + [int(r) for r in np.flatnonzero(~selected)], None, ""
 
 

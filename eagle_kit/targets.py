@@ -31,6 +31,7 @@ several tokens, see :func:`token_texts`) belongs to the word before it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "TargetIndexError",
     "Word",
     "answer_words",
+    "fold_case",
     "normalize_token",
     "parse_targets",
     "resolve_recorded_targets",
@@ -87,12 +89,13 @@ class Word:
 
 
 def normalize_token(text: str) -> str:
-    """A token's text without surrounding space or sub-word markers, lower-cased."""
+    """A token's text without surrounding space or sub-word markers, case-folded
+    (:func:`fold_case`)."""
     text = text.strip()
     for marker in _MARKERS:
         if text.startswith(marker):
             text = text[len(marker) :]
-    return text.strip().lower()
+    return fold_case(text.strip())
 
 
 # ----------------------------------------------------------------------------- splitting
@@ -166,8 +169,24 @@ def _regional(c: str) -> bool:
     return 0x1F1E6 <= ord(c) <= 0x1F1FF
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).casefold()
+def fold_case(text: str) -> str:
+    """``text`` for case-insensitive comparison: Unicode case folding (``str.casefold``) of
+    the NFC form, then the combining dot above (U+0307) dropped after ``i``/``j``.
+
+    Folding alone maps the Turkish capital ``"İ"`` to ``"i"`` + U+0307, so ``"İstanbul"``
+    would not match ``"istanbul"``; ``i`` and ``j`` are soft-dotted (Unicode), so the extra
+    dot adds nothing and is dropped: both fold to ``"istanbul"``. ``"ß"`` folds to ``"ss"``.
+
+    Example:
+        >>> fold_case("İstanbul") == fold_case("ISTANBUL") == "istanbul"
+        True
+    """
+    folded = unicodedata.normalize("NFC", text).casefold()
+    return unicodedata.normalize("NFC", _SOFT_DOT.sub("", unicodedata.normalize("NFD", folded)))
+
+
+_SOFT_DOT = re.compile("(?<=[ij])\u0307")
+_fold = fold_case
 
 
 def _units(text: str) -> tuple[str, ...]:
@@ -309,7 +328,8 @@ def resolve_targets(
 
     * ``None`` — every token (returned as ``None``).
     * ``int`` — a token index; negative counts from the end.
-    * ``str`` — a whole word or a phrase of consecutive words, case-insensitive; every
+    * ``str`` — a whole word or a phrase of consecutive words, case-insensitive (Unicode
+      case folding, :func:`fold_case`: ``"istanbul"`` matches ``"İstanbul"``); every
       occurrence. A word never matches part of a longer word, across tokenizer conventions
       (SentencePiece ``"▁"``, byte-level ``"Ġ"``/``"Ċ"``, WordPiece ``"##"``, leading
       spaces, or plain word-level pieces where each token is a word). Characters split
@@ -333,7 +353,8 @@ def resolve_targets(
             occurrence that does not exist (the message lists the answer's words and the
             token indices carrying them). An index out of range raises
             :class:`TargetIndexError` (a ``ValueError`` and an ``IndexError``).
-        TypeError: an item that is neither an int, a str nor a ``(str, int)`` pair.
+        TypeError: an item that is neither an int, a str nor a ``(str, int)`` pair; ``bytes``
+            or a ``dict`` as ``targets``.
 
     Example:
         >>> resolve_targets("cats", [" the", " cat", "s", " sat"])
@@ -343,6 +364,12 @@ def resolve_targets(
     """
     if targets is None:
         return None
+    if isinstance(targets, (bytes, bytearray, Mapping)):
+        hint = " Decode bytes first: targets.decode()." if not isinstance(targets, Mapping) else ""
+        raise TypeError(
+            f"targets must be None, an int index, a word (str), a (word, k) pair, or a list of "
+            f"them; got {type(targets).__name__} ({targets!r}).{hint}"
+        )
     tokens = [str(t) for t in tokens]
     n = len(tokens)
     if isinstance(targets, (str, int, np.integer)) or _is_occurrence(targets):

@@ -14,6 +14,9 @@ returns, and says so once per process — unless you chose:
   environment: eagle_kit then leaves threading alone.
 
 Larger models (and any model on a GPU) keep torch's threading.
+
+Thread counts above ``os.cpu_count() * 4`` are refused with a ``ValueError`` (not clamped),
+wherever they are given: ``threads=``, ``set_threads`` and ``--threads``.
 """
 
 from __future__ import annotations
@@ -50,10 +53,27 @@ def _torch() -> Any:
     return torch
 
 
+def max_threads() -> int:
+    """The largest thread count accepted: ``os.cpu_count() * 4`` (4 if unknown)."""
+    return max(1, os.cpu_count() or 1) * 4
+
+
 def check_threads(threads: Any) -> int:
-    """``threads`` as an int >= 1, or a ValueError saying what is expected."""
+    """``threads`` as an int in ``1 .. os.cpu_count() * 4``, or a ValueError saying what is
+    expected.
+
+    Values above ``os.cpu_count() * 4`` are refused, not clamped: more threads than that
+    never speed up scoring, and a huge count (``10**6``) makes torch fail later with a
+    ``MemoryError`` far from its cause. A refusal keeps the run as the user asked or not at all.
+    """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int (e.g. threads=1); got {threads!r}.")
+    limit = max_threads()
+    if threads > limit:
+        raise ValueError(
+            f"threads={threads} is more than 4× the {limit // 4} CPU cores of this machine "
+            f"(os.cpu_count()); choose 1..{limit}, e.g. threads={limit // 4}."
+        )
     return int(threads)
 
 
@@ -65,7 +85,7 @@ def set_threads(threads: int | None) -> None:
         threads: intra-op threads (``torch.set_num_threads``), ``>= 1``; or ``None``.
 
     Raises:
-        ValueError: ``threads`` is not a positive int.
+        ValueError: ``threads`` is not a positive int, or above ``os.cpu_count() * 4``.
 
     Example:
         >>> import eagle_kit as ek

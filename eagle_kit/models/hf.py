@@ -644,13 +644,14 @@ class VisionLanguageModel:
             else self.tokenizer.decode(answer_ids, skip_special_tokens=True)
         )
         vocab = getattr(self.model.get_output_embeddings(), "out_features", None)
+        unknown_id = self._unknown_id()
         scored_ids = resolve_target_token_ids(
             target_token_ids,
             answer_ids,
             lambda s: [int(i) for i in self.tokenizer(s, add_special_tokens=False)["input_ids"]],
             vocab_size=vocab,
+            unknown_id=unknown_id,
         )
-        unknown_id = self._unknown_id()
         recorded = self._token_texts(
             scored_ids, answer=answer, offsets=answer_offsets, unknown_id=unknown_id
         )

@@ -170,6 +170,15 @@ def load_model(
         options["trust_remote_code"] = True
     if auto_device and target.type == "cuda" and torch.cuda.device_count() > 1:
         options.setdefault("device_map", "auto")
+    # in a notebook, transformers' "Loading weights" bar is an ipywidget that stays frozen in
+    # the saved notebook (eagle_kit._progress): load without it there, as the terminal shows it
+    from transformers.utils import logging as hf_logging
+
+    from .._progress import in_notebook
+
+    quiet = in_notebook() and hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
     try:
         processor = AutoProcessor.from_pretrained(
             source, **({"trust_remote_code": True} if trust_remote_code else {})
@@ -197,6 +206,9 @@ def load_model(
             f"(huggingface-cli download {name} --local-dir models/{name.split('/')[-1]}) and pass "
             "that folder; offline, set HF_HUB_OFFLINE=1 to use the local cache only."
         ) from err
+    finally:
+        if quiet:
+            hf_logging.enable_progress_bar()
     if "device_map" not in options:
         model = model.to(target)
     return VisionLanguageModel(

@@ -6,6 +6,7 @@ resolver of the package) and are re-exported here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ def resolve_target_token_ids(
     answer_ids: Sequence[int],
     encode: Callable[[str], list[int]],
     vocab_size: int | None = None,
+    unknown_id: int | None = None,
 ) -> list[int]:
     """The vocabulary id to score at each answer position.
 
@@ -30,6 +32,8 @@ def resolve_target_token_ids(
         answer_ids: the answer's token ids.
         encode: tokenises text without special tokens.
         vocab_size: ids must lie below it when given.
+        unknown_id: the tokenizer's unknown-token id; text that tokenises to it (a word the
+            vocabulary lacks) gives a ``UserWarning``, as ``targets`` naming no token does.
 
     Raises:
         ValueError / TypeError: bad positions, ids out of the vocabulary, or text that is
@@ -62,6 +66,14 @@ def resolve_target_token_ids(
                     f"not one. Pass a single token's text or its integer id."
                 )
             token_id = int(pieces[0])
+            if unknown_id is not None and token_id == int(unknown_id):
+                warnings.warn(
+                    f"target_token_ids[{pos}] = {value!r} is not in the tokenizer's vocabulary: "
+                    f"it tokenises to the unknown token (id {token_id}), so the score is that of "
+                    f"the unknown token. Pass a word of the vocabulary or its integer id.",
+                    UserWarning,
+                    stacklevel=3,
+                )
         elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             token_id = int(value)
         else:

@@ -98,6 +98,11 @@ def _eagle(
             early_stop=cfg.early_stop,
             progress=progress,
             checkpoint=checkpoint,
+            **(
+                {"text_regions": settings.text_regions, "text_baseline": _baseline(settings)}
+                if settings.text_regions is not None
+                else {}
+            ),
             keep_checkpoint=True,  # the store deletes it once the result file is complete
             **common,
         )
@@ -111,6 +116,12 @@ def _eagle(
             raise
         os.unlink(checkpoint)
         return search()
+
+
+def _baseline(settings: RunSettings) -> int | str | None:
+    """``text_baseline`` as ``explain`` takes it: a token id given as digits, else the text."""
+    b = settings.text_baseline
+    return int(b) if b is not None and b.strip().isdigit() else b
 
 
 def _pixel_map(

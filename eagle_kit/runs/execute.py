@@ -161,6 +161,7 @@ def run(
     if len(set(ids)) != len(ids):
         raise ValueError("Sample ids must be unique.")
     methods = check_methods(methods)
+    settings.check_text_methods(methods)
     specs = as_model_specs(models)
     out = Path(out)
     summary = RunSummary(out=out)

@@ -48,6 +48,11 @@ class RunSettings:
         saliency_steps: steps (rank bins) of the curves of the pixel maps (``llava_cam``,
             ``tam``), as ``n_steps`` of :func:`eagle_kit.score_saliency`.
         max_new_tokens: longest generated answer (when a sample gives no ``answer``).
+        text_regions: ``None`` (image regions only), ``"words"`` or ``"sentences"``: the
+            prompt's spans are features too (:func:`eagle_kit.explain`'s ``text_regions``;
+            method ``eagle`` only, Hugging Face models). Part of the key when set.
+        text_baseline: the token replacing a removed span (an id as text, or a one-token
+            string; ``None``: pad or unk). Part of the key when set.
         batch_size, device, threads: how to compute, not what: not part of a result's key.
     """
 
@@ -71,6 +76,8 @@ class RunSettings:
     tam_sigma: float = 1.0
     saliency_steps: int = 64
     dtype: str = "auto"
+    text_regions: str | None = None
+    text_baseline: str | None = None
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
@@ -111,8 +118,35 @@ class RunSettings:
             raise TypeError(f"saliency_steps must be an integer; got {self.saliency_steps!r}.")
         if self.saliency_steps < 2:
             raise ValueError(f"saliency_steps must be at least 2; got {self.saliency_steps}.")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be a positive integer; got {self.threads}.")
+        if self.threads is not None:
+            from ..threads import check_threads
+
+            check_threads(self.threads)  # 1 .. os.cpu_count() * 4
+        if self.text_regions not in (None, "words", "sentences"):
+            raise ValueError(
+                f"Unknown text_regions {self.text_regions!r}. Choose one of: words, sentences "
+                "(or None for image regions only)."
+            )
+        if self.text_baseline is not None and self.text_regions is None:
+            raise ValueError(
+                "text_baseline only applies with text_regions ('words' or 'sentences'); "
+                "remove it or set text_regions."
+            )
+
+    def check_text_methods(self, methods: Sequence[str]) -> None:
+        """Refuse methods that cannot explain prompt spans when ``text_regions`` is set.
+
+        Raises:
+            ValueError: a method other than ``eagle`` with ``text_regions``.
+        """
+        other = [m for m in methods if m != "eagle"]
+        if self.text_regions is not None and other:
+            raise ValueError(
+                f"text_regions={self.text_regions!r} is supported by the eagle method only; "
+                f"{', '.join(other)} order image regions. Run them in a separate run without "
+                "text_regions (--text-regions), or compare on prompt spans with "
+                "eagle_kit.score_order(..., text_regions=...)."
+            )
 
     def search_config(self) -> Any:
         from ..search import SearchConfig
@@ -158,6 +192,9 @@ class RunSettings:
             cfg = asdict(self.search_config())
             cfg.pop("batch_size")
             common["search"] = cfg
+            if self.text_regions is not None:  # absent when unset: older keys stay valid
+                common["text_regions"] = self.text_regions
+                common["text_baseline"] = self.text_baseline
         elif method == "rise":
             common.update(rise_masks=self.rise_masks, seed=self.seed)
         elif method == "random":

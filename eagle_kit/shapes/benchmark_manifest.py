@@ -25,7 +25,8 @@ model's own answer is explained) and no box: the point game is not defined for t
 Every scene comes from a held-out seed (:data:`SEED_START` onwards): training draws its
 scenes from seeds ≥ 1,000,000 (:data:`eagle_kit.shapes.train.TRAIN_SEED_START`), the quality
 gate reads 900,000 onwards and ``benchmarks/shapes_eval.py`` 800,000 onwards. The files are
-a deterministic function of the options: regenerating writes the same bytes.
+a deterministic function of the options: regenerating writes the same bytes (with the same
+versions of the segmentation and PNG libraries: ``multi`` targets are chosen by SLICO).
 
 The shipped copy is :func:`shipped_manifest` (``data/shapes-bench`` in a checkout).
 

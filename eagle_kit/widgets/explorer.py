@@ -274,11 +274,7 @@ class Explorer(anywidget.AnyWidget):
             "slider": f"{_REF}{p.slider.model_id}",
             "prompt": f"{_REF}{p.prompt.model_id}" if p.prompt is not None else "",
             "image_map": p.has_image_map,
-            "x_label": (
-                "fraction of the image inserted / deleted"
-                if p.has_image_map
-                else "fraction of the prompt spans inserted / deleted"
-            ),
+            "x_label": _x_label(p),
             "metrics": [[name, finite_or_none(v)] for name, v in p.explanation.metrics().items()],
         }
 
@@ -295,6 +291,13 @@ class Explorer(anywidget.AnyWidget):
         groups.append(("mode", [self, *(p.slider for p in self.panels)]))
         groups += [("frame", [p.overlay, p.slider]) for p in self.panels]  # video frames
         return groups
+
+
+def _x_label(p: Panel) -> str:
+    """The curves' x axis: image area, or the share of prompt spans for a text-only panel."""
+    if p.has_image_map:
+        return "fraction of the image inserted / deleted"
+    return "fraction of the prompt spans inserted / deleted"
 
 
 def _selectable(p: Panel) -> list[Any]:
@@ -372,7 +375,7 @@ def _curves_figure(panels: list[Panel]) -> Any:
             width=520 if many else 440,
             height=300 if many else 280,
             margin={"l": 52, "r": 12, "t": 40, "b": 44},
-            xaxis={"title": {"text": "fraction of the image inserted / deleted"}, "range": [0, 1]},
+            xaxis={"title": {"text": _x_label(panels[0])}, "range": [0, 1]},
             yaxis={"title": {"text": "mean p"}},
             title={"font": {"size": 12}},
             legend={

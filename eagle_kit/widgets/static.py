@@ -188,7 +188,9 @@ def _prompt_strip(panel: Panel) -> str:
             f"{-scale:+.3f} (purple) … {scale:+.3f} (orange)"
         )
     else:
-        legend = "prompt words: the objective's rank value in [0, 1] (viridis; 1 = first in the order)"
+        legend = (
+            "prompt words: the objective's rank value in [0, 1] (viridis; 1 = first in the order)"
+        )
     return (
         f'<div class="ek-static-prompt" data-kind="{kind}" style="margin:6px 0;line-height:1.9">'
         f"{expl.prompt_html(tokens, kind=kind)}</div>"
@@ -442,11 +444,13 @@ def _prompt_strip_png(panel: Panel, width: int, font: Any) -> Any:
         note = "prompt: rank value in [0, 1]"
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     chips = []
-    for (text, start, _), rgb in sorted(
+    for (text, _start, _), rgb in sorted(
         zip(expl.text_spans, colours, strict=True), key=lambda item: item[0][1]
     ):
         label = text.strip() or "␣"
-        chips.append((label, int(probe.textlength(label, font=font)) + 8, tuple(int(c) for c in rgb)))
+        chips.append(
+            (label, int(probe.textlength(label, font=font)) + 8, tuple(int(c) for c in rgb))
+        )
     rows, x = 1, 0
     for _, w, _ in chips:
         if x + w > width and x > 0:

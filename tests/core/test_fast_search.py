@@ -313,3 +313,85 @@ def test_fast_insertion_auc_over_fixed_non_additive_draws():
     assert ratios.mean() >= -0.005
     assert (ratios < -0.01).mean() <= 0.10
     assert ratios.min() >= -0.08
+
+
+# -- the tail check: defer a region, search deeper, stop on a plateau ---------------------------
+
+
+class SetScorer:
+    """Column regions; token 0 is ``f(set of visible columns)``, token 1 a constant."""
+
+    def __init__(self, n, f):
+        self.n, self.f = n, f
+
+    def image(self):
+        return np.full((2, self.n, 3), 200, np.uint8)
+
+    def regions(self):
+        return ek.RegionSet.from_labels(np.arange(self.n)[None].repeat(2, 0))
+
+    def __call__(self, images):
+        vis = images[:, 0, :, 0] > 0
+        p = [self.f({int(j) for j in np.flatnonzero(v)}) for v in vis]
+        return np.stack([p, np.full(len(p), 0.9)], axis=1)
+
+
+def test_a_tail_region_that_lowers_insertion_is_deferred_to_the_end():
+    # f = .25 + .5·[0] − .25·[0 and 1 and not 2]: black .25, full .75 (gap .5, band .025).
+    s = SetScorer(5, lambda v: 0.25 + 0.5 * (0 in v) - 0.25 * (0 in v and 1 in v and 2 not in v))
+    expl = _explain(s, s.image(), s.regions(), search="fast")
+    # step 0: F({0}) = .75 + 1 − .25 = 1.5 beats every other region (≤ 1 − .5 + .25) → pick 0:
+    # insertion .75 = full, deletion f({1,2,3,4}) = .25 = black: stop. The sweep removes {0, α}:
+    # all .25 (0 is gone), ties in id order → tail 1, 2, 3, 4. Its first curve point {0, 1}
+    # scores .5, .25 under the full score (band .025): 1 goes to the end → 2, 3, 4, 1, whose
+    # points {0,2}, {0,2,3}, {0,2,3,4} all score .75 and whose deletion points .25: accepted.
+    assert expl.order.tolist() == [0, 2, 3, 4, 1]
+    assert expl.dataset.attrs["early_stopped_at"] == 1
+    # 2 ends + 10 (step 0) + 4 (sweep) + 3 new points of tail 1,2,3,4 ({0,1}, {0,1,2},
+    # {3,4}) + 3 of tail 2,3,4,1 ({0,2}, {0,2,3}, {1,4}); the curves are all cached then
+    assert expl.n_evaluations == 22
+    exact = _explain(s, s.image(), s.regions(), search="exact")
+    assert exact.order.tolist() == [0, 2, 1, 3, 4]  # ties after 2: exact and fast are level
+    assert metrics.insertion_auc(expl) == pytest.approx(metrics.insertion_auc(exact))
+    assert metrics.deletion_auc(expl) == pytest.approx(metrics.deletion_auc(exact))
+
+
+def test_the_search_goes_on_while_deletion_can_still_fall_below_the_black_score(monkeypatch):
+    import eagle_kit.search as search
+
+    # f = .5 + .4·[0] − .3·[2 visible, 0 and 1 not]: black .5, full .9 (gap .4). The black
+    # image is not the lowest score: {2} or {2, 3} score .2.
+    def f(v):
+        return 0.5 + 0.4 * (0 in v) - 0.3 * (2 in v and 0 not in v and 1 not in v)
+
+    s = SetScorer(4, f)
+    expl = _explain(s, s.image(), s.regions(), search="fast")
+    # step 0 picks 0 (F 1.4): insertion .9 = full, deletion f({1,2,3}) = .5 = black. But the
+    # sweep finds removing {0, 1} gives f({2,3}) = .2, .3/.4 = 75 % of the gap lower (more
+    # than FAST_DEEPER·1 %): search on. Step 1: F({0,1}) = .9 + 1 − .2 = 1.7 beats 1.5 → pick
+    # 1 and check again: the sweep removes {0,1,2} → .5 or {0,1,3} → .2 (no lower than now):
+    # tail 3, 2; its point {0,1,3} keeps .9 and removes down to .2: accepted.
+    assert expl.order.tolist() == [0, 1, 3, 2]
+    assert expl.dataset.attrs["early_stopped_at"] == 2
+    exact = _explain(s, s.image(), s.regions(), search="exact")
+    assert exact.order.tolist() == expl.order.tolist()
+    # without the rule the tail is 1, 2, 3 (sweep: .2, .5, .5): deletion .2 at one point only
+    monkeypatch.setattr(search, "FAST_DEEPER", 1e9)
+    shallow = _explain(s, s.image(), s.regions(), search="fast")
+    assert shallow.order.tolist() == [0, 1, 2, 3]
+    assert metrics.deletion_auc(shallow) > metrics.deletion_auc(expl) + 0.3 / 4 - 1e-9
+
+
+def test_a_plateau_stops_the_search_when_deletion_cannot_reach_the_black_score():
+    # f = .2 + .5·[0] + .3·[anything visible]: black .2, full 1 (gap .8). Insertion reaches
+    # the full score with 0 alone, deletion stays at .5 until the last region goes.
+    s = SetScorer(6, lambda v: 0.2 + 0.5 * (0 in v) + 0.3 * bool(v))
+    expl = _explain(s, s.image(), s.regions(), search="fast")
+    # step 0 picks 0 (gain 1.3, every other region .3). Step 1 re-checks 1, then 2 and
+    # 3, 4, 5 in chunks (stale .3 each): every gain is 0, no region left stale → pick 1, no
+    # stall re-check. Step 2: 2's fresh gain 0 ties the stale bound 0 of 3 (lower id wins) and
+    # is under FAST_STALL·gap: every region is re-checked (refresh), all gain 0 < 1 % of the
+    # gap with insertion at the full score: a plateau — pick 2 and order 3, 4, 5 by gain (ties:
+    # id order) without searching.
+    assert expl.order.tolist() == [0, 1, 2, 3, 4, 5]
+    assert expl.dataset.attrs["early_stopped_at"] == 3

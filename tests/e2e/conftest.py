@@ -109,7 +109,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root.mkdir()
     for name in ("config", "runtime", "ipython", "settings", "workspaces"):
         (base / name).mkdir()
-    shutil.copy(HERE / "explorer_fixture.ipynb", root / "explorer_fixture.ipynb")
+    for fixture in ("explorer_fixture.ipynb", "prompt_fixture.ipynb"):
+        shutil.copy(HERE / fixture, root / fixture)
     _write_settings(base / "settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = {

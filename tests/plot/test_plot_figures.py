@@ -167,7 +167,7 @@ def test_curves_of_a_small_probability_are_zoomed_and_say_so(expl_small) -> None
     assert top < 0.03
     lo, hi = ax.get_ylim()
     assert lo == 0 and top < hi < 1.2 * top  # the curve fills the axis: not a flat line
-    assert "y axis zoomed to the data" in ax.get_title()
+    assert "y axis zoomed: 0–" in ax.get_title()
     assert plot.curves(expl_small, zoom=False).axes[0].get_ylim() == (0, 1.02)
 
 
@@ -226,6 +226,17 @@ def test_grid_shares_one_colour_scale_and_one_colour_bar(expl_red, expl_blue, ex
     assert rank.axes[2].get_ylabel() == "rank value (METHOD §5)"
     mixed = plot.grid([[expl_red, expl_blue]], kind="gain")  # F("red"), F("blue"): one scale
     assert mixed.axes[2].get_ylabel() == "gain in each cell's objective F"
+
+
+def test_grid_colour_bar_names_the_quantity_mapped_as_overlay_does(expl_red) -> None:
+    # kind="gain" without tokens maps the objective F, not p(targets): the bar must say F
+    for tokens in (None, " red", [" red", " square"]):
+        info = expl_red.map_info(tokens, kind="gain")
+        fig = plot.grid([[expl_red, expl_red]], tokens=tokens, kind="gain")
+        label = fig.axes[2].get_ylabel()
+        assert label == f"gain in {info.quantity} (probability)"
+        assert label == plot.overlay(expl_red, tokens, kind="gain").axes[1].get_ylabel()
+    assert plot.grid([[expl_red]], kind="gain").axes[1].get_ylabel().startswith('gain in F("red")')
 
 
 def test_grid_refuses_ragged_or_mislabelled_tables(expl, expl_red) -> None:

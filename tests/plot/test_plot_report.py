@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -166,40 +167,47 @@ def test_report_html_shows_every_figure_offline_in_chromium(report) -> None:
     assert proc.returncode == 0, proc.stderr
     artifacts = HERE.parents[1] / "test-artifacts" / "plot"
     artifacts.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True)
-            page = context.new_page()
-            network: list[str] = []
-            page.on(
-                "request",
-                lambda r: (
-                    network.append(r.url) if not r.url.startswith(("file:", "data:")) else None
-                ),
-            )
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((out / "report_smoke.html").as_uri())
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
-            page.screenshot(path=str(artifacts / "report.png"), full_page=True)
-            figures = page.query_selector_all(
-                ".jp-OutputArea-output img, .jp-OutputArea-output .js-plotly-plot"
-            )
-            # overlay, tokens, plotly curves, plotly bars, ek.plot curves
-            assert len(figures) == 5
-            for i, fig in enumerate(figures):
-                box = fig.bounding_box()
-                assert box and box["width"] > 100 and box["height"] > 50, i
-                shot = np.asarray(Image.open(io.BytesIO(fig.screenshot())).convert("RGB"))
-                assert shot.std() > 5 and len(np.unique(shot.reshape(-1, 3), axis=0)) > 20, i
-            plotly_lines = page.query_selector_all(".js-plotly-plot .scatterlayer .trace")
-            assert len(plotly_lines) == 2  # insertion and deletion drawn, not an empty frame
-            assert len(page.query_selector_all(".js-plotly-plot .barlayer .point")) == len(
-                ek.load_explanation(out / "explanation.nc").tokens
-            )
-        finally:
-            browser.close()
+    network: list[str] = []
+    errors: list[str] = []
+
+    def browse() -> None:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(offline=True)
+                page = context.new_page()
+                page.on(
+                    "request",
+                    lambda r: (
+                        network.append(r.url) if not r.url.startswith(("file:", "data:")) else None
+                    ),
+                )
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto((out / "report_smoke.html").as_uri())
+                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+                page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+                figures = page.query_selector_all(
+                    ".jp-OutputArea-output img, .jp-OutputArea-output .js-plotly-plot"
+                )
+                # overlay, tokens, plotly curves, plotly bars, ek.plot curves
+                assert len(figures) == 5
+                for i, fig in enumerate(figures):
+                    box = fig.bounding_box()
+                    assert box and box["width"] > 100 and box["height"] > 50, i
+                    shot = np.asarray(Image.open(io.BytesIO(fig.screenshot())).convert("RGB"))
+                    assert shot.std() > 5 and len(np.unique(shot.reshape(-1, 3), axis=0)) > 20, i
+                plotly_lines = page.query_selector_all(".js-plotly-plot .scatterlayer .trace")
+                assert len(plotly_lines) == 2  # insertion and deletion drawn, not an empty frame
+                assert len(page.query_selector_all(".js-plotly-plot .barlayer .point")) == len(
+                    ek.load_explanation(out / "explanation.nc").tokens
+                )
+            finally:
+                browser.close()
+
+    # Playwright's sync API refuses to start in a thread with a running asyncio loop, which an
+    # in-process notebook client of another test can leave behind: browse in a fresh thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(browse).result()
     assert network == [] and errors == []
 
 

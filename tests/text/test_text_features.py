@@ -296,6 +296,10 @@ def test_text_only_explanation(text_tiny_model) -> None:
     with pytest.raises(ValueError, match="no image map"):
         expl.attribution_map()
     assert expl.text_values().shape == (2,)
+    # removing prompt spans leaves every pixel of the image in place
+    for k in range(3):
+        for mode in ("insertion", "deletion"):
+            np.testing.assert_array_equal(expl.masked_image(k, mode), image)
 
 
 def test_bad_requests_are_refused(text_tiny_model) -> None:

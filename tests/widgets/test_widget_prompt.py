@@ -116,6 +116,10 @@ def test_text_only_explanation_opens_with_prompt_and_curves(text_only) -> None:
     assert explorer.static_png().startswith(b"\x89PNG")
     explorer.selected = [0]
     np.testing.assert_allclose(panel.prompt.values(), text_only.text_values(0, kind="gain"))
+    plotted = Explorer(text_only, curves="plotly")
+    assert (
+        plotted.figure.layout.xaxis.title.text == "fraction of the prompt spans inserted / deleted"
+    )
 
 
 def test_static_view_recolours_the_prompt_by_the_selected_tokens(joint) -> None:

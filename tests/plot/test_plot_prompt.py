@@ -1,0 +1,128 @@
+"""``ek.plot.prompt`` and the reports: the prompt's words coloured by their value (prompt span
+features), with a colour bar stating the kind and units."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import eagle_kit as ek
+from eagle_kit import report, shapes
+
+PROMPT = "is there a red square ?"
+
+
+@pytest.fixture(scope="module")
+def joint() -> ek.Explanation:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+    scene = shapes.make_scene(950003)
+    return ek.explain(
+        model,
+        scene.image,
+        prompt=PROMPT,
+        answer="yes .",
+        regions=ek.segment(scene.image, 4, "grid"),
+        text_regions="words",
+        search="exact",
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def text_only(joint) -> ek.Explanation:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+    return ek.explain(
+        model,
+        joint.image,
+        prompt=PROMPT,
+        answer="yes .",
+        regions="none",
+        text_regions="words",
+        search="exact",
+        progress=False,
+    )
+
+
+def _chips(fig) -> dict[int, np.ndarray]:
+    """span index → chip face colour (RGBA) of a prompt figure."""
+    out = {}
+    for patch in fig.axes[0].patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("prompt-chip-"):
+            out[int(gid.rsplit("-", 1)[1])] = np.asarray(patch.get_facecolor())
+    return out
+
+
+def test_prompt_figure_colours_the_words_by_rank(joint) -> None:
+    import matplotlib
+
+    fig = ek.plot.prompt(joint)
+    assert fig.ek_kind == "rank"
+    np.testing.assert_allclose(fig.ek_values, joint.text_values())
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
+    assert [texts[f"prompt-span-{j}"] for j in range(6)] == PROMPT.split()
+    chips = _chips(fig)
+    viridis = matplotlib.colormaps["viridis"]
+    for j, v in enumerate(joint.text_values()):
+        np.testing.assert_allclose(chips[j], viridis(v), atol=1e-6)
+    svg = ek.plot.to_svg(fig)
+    assert "rank value in [0, 1] (METHOD §5)" in svg and "1 first" in svg
+    for word in ("there", "red", "square"):
+        assert f">{word}</text>" in svg
+
+
+def test_prompt_figure_of_a_token_is_a_signed_gain_in_probability(joint) -> None:
+    from eagle_kit.colors import _PUOR
+
+    fig = ek.plot.prompt(joint, "yes")
+    assert fig.ek_kind == "gain"
+    values = joint.text_values(0, kind="gain")
+    np.testing.assert_allclose(fig.ek_values, values)
+    top = int(np.argmax(np.abs(values)))
+    end = (_PUOR[-1] if values[top] > 0 else _PUOR[0]) / 255.0  # the scale's end colour
+    np.testing.assert_allclose(_chips(fig)[top][:3], end, atol=2e-3)
+    svg = ek.plot.to_svg(fig)
+    assert 'gain in p("yes") (probability)' in svg
+    assert f"+{np.max(np.abs(values)):.3g}" in svg  # the colour bar's end, in probability
+
+
+def test_prompt_figure_needs_text_features(expl) -> None:
+    with pytest.raises(ValueError, match="text_regions='words'"):
+        ek.plot.prompt(expl)
+    with pytest.raises(TypeError, match="Explanation"):
+        ek.plot.prompt("nope")  # type: ignore[arg-type]
+
+
+def test_show_page_has_the_prompt_words_and_their_legend(joint, text_only, tmp_path) -> None:
+    page = report.write_report(tmp_path / "j.html", "t", report.explanation_page(joint))
+    text = page.read_text(encoding="utf-8")
+    assert "<h2>Prompt</h2>" in text
+    assert 'data-kind="rank"' in text and 'data-kind="gain"' in text
+    assert "rank value in [0, 1] (METHOD §5)" in text
+    # the targets' gain strip: the answer's two tokens, in probability
+    assert '>gain in mean p("yes" ".") (probability)</text>' in text
+    assert '>prompt words coloured by their gain on mean p("yes" ".") (probability)</text>' in text
+    for word in PROMPT.split()[1:5]:
+        assert f">{word}</text>" in text
+    # text only: no image map section, the prompt and the curves
+    saved = text_only.save(tmp_path / "text.nc")
+    proc = subprocess.run(
+        [sys.executable, "-m", "eagle_kit.cli", "show", str(saved), "-o", str(tmp_path / "t.html")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "rank value (METHOD §5)</text>" not in text  # no map colour bar
+    assert "rank value in [0, 1] (METHOD §5)" in text and ">square</text>" in text
+    assert not re.search(r'(src|href)="https?:', text)
