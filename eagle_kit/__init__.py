@@ -36,6 +36,7 @@ _LAZY = {
     "shapes": "eagle_kit.shapes",
     "runs": "eagle_kit.runs",
     "plot": "eagle_kit.plot",
+    "targets": "eagle_kit.targets",
     "open_results": "eagle_kit.runs",
     "evaluate": "eagle_kit.runs",
 }
@@ -67,7 +68,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = import_module(_LAZY[name])
-        value = module if name in ("shapes", "runs", "plot") else getattr(module, name)
+        value = module if name in ("shapes", "runs", "plot", "targets") else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'eagle_kit' has no attribute '{name}'")

@@ -21,11 +21,21 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _image_paths(items: list[str]) -> list[Path]:
+    """Images given, and every image under a folder given, subfolders included (hidden
+    files and folders skipped), sorted by path."""
     paths: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            paths.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES))
+            paths.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.suffix.lower() in IMAGE_SUFFIXES
+                    and q.is_file()
+                    and not any(part.startswith(".") for part in q.relative_to(p).parts)
+                )
+            )
         elif p.exists():
             paths.append(p)
         else:
@@ -130,7 +140,9 @@ def _write_metrics(folder: Path, keys: Any = None, csv_path: Any = None) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain every image into a results store (the quick path of ``run``); reruns resume.
 
-    Each image is a sample whose id is its path as given; results are keyed by image,
+    A folder is searched recursively. Each image is a sample whose id is its path as given
+    (a folder's images: the folder joined with their path inside it, so ``a/x.png`` and
+    ``b/x.png`` never collide); results are keyed by image,
     model, prompt and settings, so another model or prompt never reuses an old result.
     """
     from .runs import samples_from_images
@@ -201,11 +213,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Run a notebook with papermill into a report folder (see eagle_kit.notebook_report)."""
     from .notebook_report import NotebookFailed, parse_parameters, run_report
 
-    params = parse_parameters(args.parameters)
     try:
+        params = parse_parameters(args.parameters)
         result = run_report(
             args.notebook, args.out, params, kernel_name=args.kernel, timeout=args.timeout
         )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"eagle-kit report: {err}", file=sys.stderr)
+        return 2
     except NotebookFailed as err:
         print(f"eagle-kit report: {err} (partial report kept in {args.out})", file=sys.stderr)
         return 1
@@ -285,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
 
     e = sub.add_parser("explain", help="explain a folder or list of images; resumable")
-    e.add_argument("images", nargs="+", help="image files or folders")
+    e.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
     e.add_argument("--model", default="shapes", help="hub id, local folder, or 'shapes' (embedded)")
     e.add_argument("--prompt", required=True)
     e.add_argument("--answer", default=None, help="explain this answer instead of generating one")
@@ -295,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: token indices (0,-1), words (circle), phrases (green circle), "
         "word@k for the k-th occurrence (0-based)",
     )
-    e.add_argument("--search", default="efficient", choices=_searches())
+    e.add_argument("--search", default="fast", choices=_searches())
     e.add_argument("--n-regions", type=int, default=64)
     e.add_argument("--segmentation", default="slico", choices=["slico", "grid"])
     e.add_argument("--batch-size", type=int, default=None)
@@ -338,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--seed", type=int, default=0, help="seed of rise, random and the samplers")
     r.add_argument("--targets", default=None, help="default targets (as for explain)")
-    r.add_argument("--search", default="efficient", choices=_searches())
+    r.add_argument("--search", default="fast", choices=_searches())
     r.add_argument("--n-regions", type=int, default=64)
     r.add_argument("--segmentation", default="slico", choices=["slico", "grid"])
     r.add_argument("--batch-size", type=int, default=None)

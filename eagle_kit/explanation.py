@@ -17,8 +17,10 @@ deletion                  (step, token)          p(token) with the first k regio
 objective                 (step)                 F of the first k regions
 is_target                 (token)                1 where the token is in the objective
 p_full, p_black           (token)                p(token) on the full and the black image
-reliance                  (token)                visual reliance I_t (METHOD §6)
-modality                  (token)                "prior", "visual" or "mixed"
+reliance                  (token)                visual reliance I_t (METHOD §6); NaN for
+                                                 text-only explanations (no image region)
+modality                  (token)                "prior", "visual" or "mixed"; "n/a" for
+                                                 text-only explanations
 seen (optional)           (y, x)                 uint8, 1 where the model saw the pixel, 0 where
                                                  its processor cropped it out (absent = all seen)
 baseline_values (opt.)    (region)               a baseline's raw value per region
@@ -98,6 +100,7 @@ __all__ = [
 PRIOR_MAX_RELIANCE = 0.1  #: I_t below this and p(black) >= PRIOR_MIN_P_BLACK → "prior"
 PRIOR_MIN_P_BLACK = 0.5
 VISUAL_MIN_RELIANCE = 0.3  #: I_t at or above this → "visual"; anything else → "mixed"
+NO_MODALITY = "n/a"  #: modality of every token of a text-only explanation (no image feature)
 
 #: The two maps of METHOD §5: ``"rank"`` (the paper's: change still to come after a region,
 #: in [0, 1]) and ``"gain"`` (a region's marginal effect along the order, signed, in
@@ -153,7 +156,13 @@ class MapInfo:
         full: the quantity on the full image (step N).
         span: ``max − min`` of the quantity along the order: how much the image moves it.
         max_gain: the largest single step along the order (signed; largest in magnitude).
-        max_gain_region: the region id where that step happens.
+        max_gain_region: the region id (feature id) where that step happens.
+        image_max_gain: joint image + prompt explanations (``text_regions``): the largest
+            step among the image regions only — the image map's colour scale, so a prompt
+            word's large gain never washes the image map out; ``None`` without text features.
+        image_max_gain_region: the image region where that step happens (``-1`` if none).
+        max_gain_feature: what holds ``max_gain``, e.g. ``'region 3'`` or
+            ``'prompt span "red"'``.
     """
 
     kind: str
@@ -164,6 +173,9 @@ class MapInfo:
     span: float
     max_gain: float
     max_gain_region: int
+    image_max_gain: float | None = None
+    image_max_gain_region: int = -1
+    max_gain_feature: str = ""
 
     @property
     def total(self) -> float:
@@ -177,8 +189,11 @@ class MapInfo:
 
     @property
     def scale(self) -> float:
-        """Half-width of a gain map's symmetric colour scale: ``|max_gain|`` (at least 1e-12)."""
-        return max(abs(self.max_gain), 1e-12)
+        """Half-width of the image gain map's symmetric colour scale, at least 1e-12:
+        ``|image_max_gain|`` for joint image + prompt explanations (over image regions
+        only), else ``|max_gain|``."""
+        gain = self.max_gain if self.image_max_gain is None else self.image_max_gain
+        return max(abs(gain), 1e-12)
 
     @property
     def label(self) -> str:
@@ -198,6 +213,12 @@ class MapInfo:
             f"{self.quantity}: black {self.black:.3f} → full {self.full:.3f}, "
             f"span {self.span:.3f}, largest single gain {self.max_gain:+.3f}"
         )
+        if self.image_max_gain is not None:
+            where = self.max_gain_feature or f"feature {self.max_gain_region}"
+            moves += (
+                f" ({where}); largest image-region gain {self.image_max_gain:+.3f} "
+                f"(region {self.image_max_gain_region}, the image map's colour scale)"
+            )
         if self.kind == "gain":
             return (
                 f"Gain map: each region's marginal effect on {self.quantity} along the order "
@@ -261,7 +282,12 @@ def build_dataset(
     is_target = np.zeros(t, dtype=np.int8)
     is_target[list(targets)] = 1
     p_black, p_full = insertion[0], insertion[-1]
-    reliance = visual_reliance_curve(area, insertion)
+    if n_image:
+        reliance = visual_reliance_curve(area, insertion)
+        modality = modality_labels(reliance, p_black)
+    else:  # no image feature was removed: visual reliance is undefined (METHOD §6)
+        reliance = np.full(t, np.nan)
+        modality = np.full(t, NO_MODALITY)
     ids = np.asarray(token_ids if token_ids is not None else [-1] * t, dtype=np.int64)
     ds = xr.Dataset(
         {
@@ -278,11 +304,14 @@ def build_dataset(
             "p_full": (("token",), p_full.astype(np.float64)),
             "p_black": (("token",), p_black.astype(np.float64)),
             "reliance": (("token",), reliance),
-            "modality": (("token",), modality_labels(reliance, p_black)),
+            "modality": (("token",), modality),
         },
         coords={
             "token": np.arange(t),
-            "token_text": (("token",), np.array([str(s) for s in tokens], dtype=object)),  # no fixed width: trailing NULs kept
+            "token_text": (
+                ("token",),
+                np.array([str(s) for s in tokens], dtype=object),
+            ),  # no fixed width: trailing NULs kept
             "token_id": (("token",), ids),
             "step": np.arange(n + 1),
             "region": np.arange(n),
@@ -510,6 +539,23 @@ class Explanation:
         curve, source, quantity = self._mapped_curve(tokens)
         gains = gain_values(curve)
         top = int(np.argmax(np.abs(gains))) if len(gains) else 0
+        top_region = int(self.order[top]) if len(gains) else -1
+        kinds = self.region_kind
+        image_gain, image_region, feature = None, -1, ""
+        if len(gains) and np.any(kinds == "text"):
+            # joint image + prompt features: the image map's scale is over image regions only
+            is_image = kinds[self.order[: len(gains)]] == "image"
+            if is_image.any():
+                ranks = np.flatnonzero(is_image)
+                r = int(ranks[np.argmax(np.abs(gains[ranks]))])
+                image_gain, image_region = float(gains[r]), int(self.order[r])
+            else:
+                image_gain = 0.0
+            if kinds[top_region] == "text":
+                texts = dict(zip(np.flatnonzero(kinds == "text"), self.text_spans, strict=True))
+                feature = f'prompt span "{texts[top_region][0]}"'
+            else:
+                feature = f"region {top_region}"
         return MapInfo(
             kind=kind,
             source=source,
@@ -518,7 +564,10 @@ class Explanation:
             full=float(curve[-1]),
             span=float(curve.max() - curve.min()),
             max_gain=float(gains[top]) if len(gains) else 0.0,
-            max_gain_region=int(self.order[top]) if len(gains) else -1,
+            max_gain_region=top_region,
+            image_max_gain=image_gain,
+            image_max_gain_region=image_region,
+            max_gain_feature=feature,
         )
 
     @property
@@ -607,7 +656,11 @@ class Explanation:
             if kind == "rank":
                 lo, hi = m.min(), m.max()
                 # stretch only a map that kept its contrast; a collapsed one is no map
-                m = (m - lo) / (hi - lo) if hi - lo >= MIN_MAP_SPAN * span0 > 0 else np.zeros_like(m)
+                m = (
+                    (m - lo) / (hi - lo)
+                    if hi - lo >= MIN_MAP_SPAN * span0 > 0
+                    else np.zeros_like(m)
+                )
         return m
 
     def token_attribution_map(
@@ -637,11 +690,27 @@ class Explanation:
         return np.where(m[..., None], self.image, 0).astype(np.uint8)
 
     def reliance(self) -> np.ndarray:
-        """Visual reliance ``I_t`` of every recorded token, ``(T,)``."""
+        """Visual reliance ``I_t`` of every recorded token, ``(T,)`` (METHOD §6).
+
+        ``I_t = AUC(area, p_t) − min_k p_t`` against the revealed *image* area. Text-only
+        explanations (``regions="none"``) remove no image feature: ``I_t`` is undefined and
+        every value is NaN; read :func:`eagle_kit.text_regions.reliance_split`
+        (``reliance_image``/``reliance_prompt``/``reliance_prior`` in the dataset) instead.
+        Joint image + prompt explanations: the area axis advances only on image regions
+        (a prompt span adds zero width), so the AUC integrates over the image area, but each
+        point of ``p_t`` also holds the prompt spans inserted before it along the shared
+        order; ``I_t`` then mixes both and the three-way reading is the one to quote for
+        "how much rests on the image".
+        """
+        if self.n_image_regions == 0:
+            return np.full(self.dataset.sizes["token"], np.nan)
         return self.dataset["reliance"].values
 
     def modality(self) -> list[str]:
-        """ "prior" / "visual" / "mixed" per recorded token."""
+        """ "prior" / "visual" / "mixed" per recorded token (METHOD §6); ``"n/a"`` for every
+        token of a text-only explanation (see :meth:`reliance`)."""
+        if self.n_image_regions == 0:
+            return [NO_MODALITY] * self.dataset.sizes["token"]
         return [str(s) for s in self.dataset["modality"].values]
 
     def overlay(
@@ -659,7 +728,8 @@ class Explanation:
         diverging PuOr scale (colour-blind safe) over a grey copy of the image (so that
         blending does not change the hue), symmetric around 0 so that no effect is
         neutral grey whatever the sign of the others: colour = gain / ``scale``, with
-        ``scale`` = the largest single gain ``|max_gain|`` by default (the colour bar of
+        ``scale`` = :attr:`MapInfo.scale` by default (the largest single gain; over the image
+        regions only for joint image + prompt explanations) (the colour bar of
         :meth:`_repr_html_` states it in probability), or a fixed value you give (e.g.
         ``scale=1.0`` for absolute probability, comparable across explanations).
 
@@ -684,7 +754,9 @@ class Explanation:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha is the weight of the map's colours, in [0, 1]; got {alpha}.")
         if scale is not None:
-            scale = _check_real("scale", scale, "a gain map's colour half-width in probability, > 0")
+            scale = _check_real(
+                "scale", scale, "a gain map's colour half-width in probability, > 0"
+            )
         if smooth is not None:
             smooth = _check_real("smooth", smooth, "a Gaussian sigma in pixels, >= 0")
         info = self.map_info(tokens, kind=kind)
@@ -916,7 +988,9 @@ def _check_real(name: str, value: Any, expected: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):
-        raise TypeError(f"{name} must be a number: {expected}; got {type(value).__name__} {value!r}.")
+        raise TypeError(
+            f"{name} must be a number: {expected}; got {type(value).__name__} {value!r}."
+        )
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number: {expected}; got {value!r}.")
     return float(value)

@@ -86,7 +86,7 @@ def _from_pil(img: Any, source: str = "image") -> np.ndarray:
         if mode in _SIXTEEN or (mode == "I" and file_format == "PNG"):
             # 16-bit: the declared range 0..65535 maps to 0..255 (value / 257), as viewers show it
             values = np.asarray(img).astype(np.float64)
-            _warn_few_bits(values, source)
+            _warn_few_bits(values, source, stacklevel=4)  # _from_pil < load_image < user
             return _gray_to_rgb(np.round(values / 257.0).astype(np.uint8))
         if mode == "I":
             return _gray_to_rgb(_stretch(np.asarray(img)))
@@ -110,7 +110,7 @@ def _from_pil(img: Any, source: str = "image") -> np.ndarray:
         ) from err
 
 
-def _warn_few_bits(values: np.ndarray, source: str) -> None:
+def _warn_few_bits(values: np.ndarray, source: str, stacklevel: int = 3) -> None:
     """Warn when 16-bit data uses 12 bits or fewer (it loads nearly black under ``/ 257``)."""
     top = float(values.max()) if values.size else 0.0
     if 0.0 < top < 4096.0:
@@ -120,7 +120,7 @@ def _warn_few_bits(values: np.ndarray, source: str) -> None:
             f"nearly black (value / 257). To use its full range pass it rescaled, e.g. "
             f"ek.load_image(np.asarray(PIL.Image.open(path), dtype=float) / {int(top)}).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
@@ -200,9 +200,9 @@ def load_image(image: Any) -> np.ndarray:
         return _check_size(_from_file_object(image))
     if not isinstance(image, np.ndarray):
         raise TypeError(
-            f"image must be one of: a file path (str or pathlib.Path), a binary file object "
-            f"(io.BytesIO, open(path, 'rb')), a PIL image, a numpy array H×W×3 or a torch "
-            f"tensor; got {type(image).__name__}."
+            f"image must be a file path, a PIL image, a binary file object (io.BytesIO, "
+            f"open(path, 'rb')), a numpy array H×W×3 or a torch tensor; got "
+            f"{type(image).__name__}."
         )
     arr = image
     if arr.ndim == 2:

@@ -185,7 +185,8 @@ def point_game(
     Raises:
         ValueError: unknown ``reading``/``point``, both or neither of ``box``/``mask``, a mask of
             the wrong shape, ``smooth`` with the paper reading, or a video explanation; a
-            box that is not 4 finite numbers, is empty/inverted or lies outside the image.
+            box that is not 4 finite numbers, is empty/inverted or lies outside the image; an
+            explanation without image regions (prompt spans only).
         TypeError: a box that is not a sequence of numbers (e.g. the str ``"0,0,5,5"``).
     """
     if reading not in READINGS:
@@ -212,6 +213,11 @@ def point_game(
         raise ValueError("Give exactly one of box=(x0, y0, x1, y1) or mask=H×W bool.")
     if expl.labels.ndim != 2:
         raise ValueError("point game is defined for images, not video.")
+    if getattr(expl, "n_image_regions", expl.n_regions) == 0:
+        raise ValueError(
+            "point game needs a map over image regions; this explanation has only prompt spans "
+            "(regions='none'). Explain with image regions (and text_regions=...) for a point game."
+        )
     h, w = expl.labels.shape
     if box is not None:
         x0, y0, x1, y1 = _check_box(box, h, w)
@@ -411,7 +417,10 @@ def mitigate(
             f"{label!r}."
         )
     if not label.strip():
-        raise ValueError("label must be the correct answer as a non-empty str, e.g. 'no'.")
+        raise ValueError(
+            "label must be the correct answer as a non-empty str with a word to compare "
+            "answers with, e.g. 'no'."
+        )
     if max_area is None:
         max_area = 1.0
     if isinstance(max_area, (bool, np.bool_)) or not isinstance(

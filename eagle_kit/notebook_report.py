@@ -10,6 +10,8 @@
   image of the notebook's NN-th cell (1-based, markdown cells counted);
 - whatever the notebook wrote to its ``out_dir`` parameter (set to this folder): figure
   files, saved explanations (``*.nc``) …;
+- (the one-time :class:`eagle_kit.threads.ThreadsNotice` is not shown in a report: it is
+  advice for an interactive session, not part of the results);
 - ``metrics.json`` — plain numbers rounded to 6 significant digits, NaN/∞ → ``null``
   (:mod:`eagle_kit.tables`): the notebook's own ``metrics.json`` when it writes one, else
   the metrics of every saved explanation.
@@ -132,6 +134,59 @@ def parse_parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
             )
         out[str(name)] = parse_parameter(str(value))
     return out
+
+
+#: ``-W`` filter of the kernel: the ThreadsNotice's message start (eagle_kit.threads)
+_QUIET_THREADS = "ignore:eagle_kit scores this small CPU model:UserWarning"
+
+#: papermill's inferred type name → (accepted Python types, how to say it)
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "an int, e.g. 16"),
+    "float": ((int, float), "a number, e.g. 0.5"),
+    "bool": ((bool,), "True or False"),
+}
+
+
+def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any]) -> None:
+    """Every parameter is one of the notebook's and of its type (papermill's
+    ``inspect_notebook``: the ``parameters`` cell's names and annotations).
+
+    ``str`` parameters take any value (the notebook parses it, e.g. ``-p targets 3``);
+    ``int`` ones an int, ``float`` ones a number, ``bool`` ones ``True``/``False``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones with their types and
+            defaults) or a value of the wrong type (naming the parameter and the type).
+    """
+    import papermill as pm
+
+    known = pm.inspect_notebook(str(notebook))
+    if not known:
+        return  # no parameters cell: papermill adds the injected cell on its own
+    listing = "; ".join(
+        f"{n} ({p.get('inferred_type_name') or 'any'}, default {p.get('default')})"
+        for n, p in known.items()
+    )
+    unknown = [n for n in parameters if n not in known]
+    if unknown:
+        raise ValueError(
+            f"{Path(notebook).name} has no parameter {', '.join(repr(n) for n in unknown)}. "
+            f"Its parameters: {listing}."
+        )
+    for name, value in parameters.items():
+        type_name = str(known[name].get("inferred_type_name") or "")
+        if type_name not in _TYPES or value is None:
+            continue
+        types, expected = _TYPES[type_name]
+        if isinstance(value, bool) and type_name != "bool":
+            ok = False
+        else:
+            ok = isinstance(value, types)
+        if not ok:
+            raise ValueError(
+                f"Parameter '{name}' of {Path(notebook).name} must be {expected} "
+                f"({type_name}); got {value!r}."
+            )
 
 
 # -- the static HTML -----------------------------------------------------------------------
@@ -280,6 +335,8 @@ def run_report(
 
     Raises:
         FileNotFoundError: no notebook at ``notebook``.
+        ValueError: a parameter the notebook does not have, or of the wrong type
+            (:func:`check_parameters`), before anything runs.
         NotebookFailed: a cell raised (the partial report is written first).
     """
     import nbformat
@@ -289,12 +346,17 @@ def run_report(
     if not src.is_file():
         raise FileNotFoundError(f"No notebook at '{notebook}'.")
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     params = dict(parameters or {})
+    check_parameters(src, params)
+    folder.mkdir(parents=True, exist_ok=True)
     params.setdefault("out_dir", str(folder))
     executed = folder / src.name
     result = ReportResult(folder=folder, notebook=executed, parameters=params)
     failure: Exception | None = None
+    # the one-time ThreadsNotice (eagle_kit.threads) is advice for an interactive session; in
+    # a report it would be a red stderr block on every page, so the kernel ignores it
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, _QUIET_THREADS]))
     try:
         pm.execute_notebook(
             str(src),
@@ -312,6 +374,11 @@ def run_report(
         if not executed.exists():
             raise
         failure = err
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
     nb = nbformat.read(executed, 4)
     result.figures = _extract_figures(nb, folder / "figures")
     result.html = export_html(nb, executed.with_suffix(".html"))

@@ -693,6 +693,15 @@ def _reliance_legend(fig: Figure, lax: Axes) -> None:
     )
 
 
+def _curves_x_label(expl: Explanation) -> str:
+    """What the curves' x axis (``area``) measures: image area or the prompt spans' share."""
+    if not expl.n_image_regions:
+        return "fraction of prompt spans revealed / removed"
+    if expl.text_spans:
+        return "image area revealed / removed"
+    return "area revealed / removed"
+
+
 def curves(
     expl: Explanation,
     tokens: Any = None,
@@ -704,7 +713,10 @@ def curves(
     """Insertion and deletion curves of ``tokens`` (default: the targets), METHOD §8.
 
     x (labelled "area revealed / removed"): fraction of the image area, 0–1, revealed
-    (insertion, solid) or removed (deletion, dashed) in the order of the explanation; y: the
+    (insertion, solid) or removed (deletion, dashed) in the order of the explanation — for
+    joint image + prompt explanations still the image area (a prompt span adds no area;
+    labelled "image area revealed / removed"), for text-only ones (``regions="none"``) the
+    fraction of the prompt spans (labelled so, like the Explorer); y: the
     tokens' mean probability. The legend gives each curve's AUC
     (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``). When every value is below
     0.25 (a real photo's p ≈ 0.02), the y axis is zoomed to the data and the title says so
@@ -745,7 +757,7 @@ def curves(
         )
         ax.set_xlim(0, 1)
         # one short line: it stays inside a third of a two-column figure (panels side by side)
-        ax.set_xlabel("area revealed / removed")
+        ax.set_xlabel(_curves_x_label(expl))
         ax.set_ylabel(f"{quantity} (probability)")
         title = "insertion / deletion curves"
         if zoomed:

@@ -246,7 +246,10 @@ def segment(
         method: ``"slico"`` (OpenCV SLICO superpixels, region size ``floor(sqrt(H·W/n))``,
             ``ruler`` and ``iterations`` as in the reference) or ``"grid"``. For video, ``"grid"``
             gives a per-frame grid (reference 5×5) and ``"slico"`` superpixels per frame.
-        rows, cols: explicit grid dimensions (``method="grid"`` only).
+        rows, cols: explicit grid dimensions (``method="grid"`` only), integers >= 1; when
+            only one is given the other is ``round(n_regions / given)``.
+        ruler, iterations: SLICO's smoothness (a finite number > 0) and iteration count (an
+            integer >= 1).
         enforce_connectivity: SLICO only. ``True`` (default, ours): OpenCV's
             ``enforceLabelConnectivity`` merges stray fragments into their neighbours, so
             every region is one connected piece — a region of the map is one place to point
@@ -255,8 +258,11 @@ def segment(
             often fragmented into many pieces. Use it to compare with the paper's numbers.
 
     Raises:
-        ValueError: ``n_regions`` below 2 or above the pixel count, an unknown ``method``, or
+        ValueError: ``n_regions`` below 2 or above the pixel count, an unknown ``method``,
+            ``rows``/``cols`` below 1, ``ruler <= 0``, ``iterations < 1``, or
             ``rows``/``cols``/``enforce_connectivity`` given to a method they do not apply to.
+        TypeError: ``n_regions``, ``rows``, ``cols``, ``iterations`` not integers; ``ruler``
+            not a number.
 
     Example:
         >>> import numpy as np, eagle_kit as ek
@@ -278,13 +284,38 @@ def segment(
     h, w = media.shape[-3:-1]
     if n_regions > h * w:
         raise ValueError(f"n_regions={n_regions} exceeds the {h * w} pixels of the image.")
+    if isinstance(ruler, (bool, np.bool_)) or not isinstance(
+        ruler, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"ruler must be a number > 0 (SLICO smoothness); got {ruler!r}.")
+    if not (np.isfinite(ruler) and ruler > 0):
+        raise ValueError(
+            f"ruler must be a finite number > 0 (SLICO smoothness, e.g. 20); got {ruler!r}."
+        )
+    if isinstance(iterations, (bool, np.bool_)) or not isinstance(iterations, (int, np.integer)):
+        raise TypeError(f"iterations must be an integer >= 1; got {iterations!r}.")
+    if iterations < 1:
+        raise ValueError(
+            f"iterations must be at least 1 (SLICO iterations, e.g. 20); got {iterations}."
+        )
+    for name, value in (("rows", rows), ("cols", cols)):
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be a positive integer (grid {name}); got {value!r}.")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1 (grid {name}); got {value}.")
     if method == "grid":
         if enforce_connectivity is not True:
             raise ValueError(
                 "enforce_connectivity applies to method='slico' only (grid cells are connected)."
             )
-        if rows is None or cols is None:
+        if rows is None and cols is None:
             rows, cols = _grid_dims(h, w, n_regions)
+        elif cols is None:  # one side given: the other from n_regions
+            cols = max(1, int(round(n_regions / rows)))
+        elif rows is None:
+            rows = max(1, int(round(n_regions / cols)))
         if video:
             return RegionSet.video_grid(media.shape[:3], rows, cols)
         return RegionSet.grid((h, w), rows, cols)

@@ -285,6 +285,17 @@ def _baseline(tokenizer: Any, baseline: int | str | None, forbidden: set[int]) -
                 "(or give its id)."
             )
         value = int(got[0])
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if isinstance(unk, int) and value == unk:
+            import warnings
+
+            warnings.warn(
+                f"text_baseline={baseline!r} is not in the tokenizer's vocabulary: it becomes the "
+                f"unknown token {tokenizer.convert_ids_to_tokens(unk)!r} (id {unk}). Pass a word "
+                "of the vocabulary, or text_baseline=None for the default, to silence this.",
+                UserWarning,
+                stacklevel=4,
+            )
     else:
         value = int(baseline)
         size = len(tokenizer)

@@ -283,9 +283,12 @@ export function resolveMapKind(kind, source) {
 /**
  * Everything the overlay draws for a selection and kind (mirrors Explanation.region_values
  * and Explanation.map_info): `d` holds order, attribution (objective's rank values by
- * region), objective (F_0..F_N) and insertion (step × token, decoded).
+ * region), objective (F_0..F_N), insertion (step × token, decoded) and, for joint image +
+ * prompt explanations, nImageRegions (ids below it are image regions).
  * Returns {source, kind, curve, rankValues, gainValues, values, gains (per rank), black,
- * full, span, maxGain, maxGainRegion, scale, shown}.
+ * full, span, maxGain, maxGainRegion, imageMaxGain, imageMaxGainRegion, scale, shown}:
+ * with prompt features the colour scale is |imageMaxGain|, over image regions only (like
+ * MapInfo.scale), else |maxGain|; imageMaxGain is null without prompt features.
  */
 export function mapFor(d, selected, targets, kind = "auto") {
   const source = mapSource(selected, targets);
@@ -304,6 +307,18 @@ export function mapFor(d, selected, targets, kind = "auto") {
   for (let r = 1; r < gains.length; r++) if (Math.abs(gains[r]) > Math.abs(gains[top])) top = r;
   const span = curve.length ? hi - lo : 0;
   const maxGain = gains.length ? gains[top] : 0;
+  let imageMaxGain = null;
+  let imageMaxGainRegion = -1;
+  if (gains.length && d.nImageRegions != null && d.nImageRegions < d.order.length) {
+    imageMaxGain = 0;
+    for (let r = 0; r < gains.length; r++) {
+      if (d.order[r] >= d.nImageRegions) continue;
+      if (imageMaxGainRegion < 0 || Math.abs(gains[r]) > Math.abs(imageMaxGain)) {
+        imageMaxGain = gains[r];
+        imageMaxGainRegion = d.order[r];
+      }
+    }
+  }
   return {
     source,
     kind: shownKind,
@@ -317,7 +332,9 @@ export function mapFor(d, selected, targets, kind = "auto") {
     span,
     maxGain,
     maxGainRegion: gains.length ? d.order[top] : -1,
-    scale: Math.max(Math.abs(maxGain), 1e-12),
+    imageMaxGain,
+    imageMaxGainRegion,
+    scale: Math.max(Math.abs(imageMaxGain == null ? maxGain : imageMaxGain), 1e-12),
     shown: span >= MIN_MAP_SPAN,
   };
 }

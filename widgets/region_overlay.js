@@ -45,6 +45,7 @@ function readData(model) {
   return {
     tokens: d.tokens,
     targets: d.targets,
+    nImageRegions: d.n_image_regions,
     image: decodeArray(d.image),
     labels: decodeArray(d.labels),
     order,
@@ -65,7 +66,11 @@ function currentMap(d, selected, kind) {
   map.quantity = map.source === "objective" ? `F(${names(d, idx)})` : `${idx.length > 1 ? "mean p" : "p"}(${names(d, idx)})`;
   const moves =
     `${map.quantity}: black ${formatProb(map.black)} → full ${formatProb(map.full)}, span ${formatProb(map.span)}, ` +
-    `largest single gain ${formatSigned(map.maxGain)}.`;
+    `largest single gain ${formatSigned(map.maxGain)}` +
+    (map.imageMaxGain == null
+      ? "."
+      : ` (${map.maxGainRegion < d.nImageRegions ? `region ${map.maxGainRegion}` : "a prompt span"}); ` +
+        `largest image-region gain ${formatSigned(map.imageMaxGain)} (region ${map.imageMaxGainRegion}, the image map's colour scale).`);
   const whose = map.source === "objective" ? "Objective" : "Token";
   if (!map.shown) {
     map.caption = `The image barely moves ${map.quantity} (span ${formatProb(map.span)} < ${MIN_MAP_SPAN}): no map shown.`;

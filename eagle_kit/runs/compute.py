@@ -197,6 +197,8 @@ def compute(
         return
 
     common = {"targets": targets, "fill": settings.fill, **options}
+    # the baselines' own bars follow the run's (``--quiet`` silences them too)
+    base = {**common, "progress": progress}
     bs = settings.batch_size or 64
     for method, key, checkpoint in task.methods:
         t0 = time.perf_counter()
@@ -204,7 +206,7 @@ def compute(
             if method == "eagle":
                 expl = _eagle(scorer, media, regions, settings, checkpoint, progress, common)
             elif method == "occlusion":
-                expl = baselines.occlusion(scorer, media, regions, batch_size=bs, **common)
+                expl = baselines.occlusion(scorer, media, regions, batch_size=bs, **base)
             elif method == "rise":
                 expl = baselines.rise(
                     scorer,
@@ -213,16 +215,16 @@ def compute(
                     n_masks=settings.rise_masks,
                     seed=settings.seed,
                     batch_size=bs,
-                    **common,
+                    **base,
                 )
             elif method == "random":
                 expl = baselines.random_order(
-                    scorer, media, regions, seed=settings.seed, batch_size=bs, **common
+                    scorer, media, regions, seed=settings.seed, batch_size=bs, **base
                 )
             elif method in PERTURBATION:
                 fn = getattr(baselines, PERTURBATION[method])
                 n = {} if settings.n_samples is None else {"n_samples": settings.n_samples}
-                expl = fn(scorer, media, regions, seed=settings.seed, batch_size=bs, **n, **common)
+                expl = fn(scorer, media, regions, seed=settings.seed, batch_size=bs, **n, **base)
             elif method in PIXEL_MAPS:
                 expl = _pixel_map(scorer, method, media, settings, bs, common)
             else:  # validated before the run starts

@@ -96,38 +96,105 @@ def _point_games(expl: Any, boxes: Any, mask: np.ndarray | None) -> dict[str, fl
     return out
 
 
-def _load_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
+def _load_mask(sid: str, path: str, shape: tuple[int, int]) -> np.ndarray:
     from .manifest import Sample
 
-    return Sample(id="", image=None, prompt="", mask=path).load_mask(shape)
+    return Sample(id=sid, image=None, prompt="", mask=path).load_mask(shape)
+
+
+#: The parts of a result's settings that describe its sample (not the method's options).
+SAMPLE_SETTINGS = ("media", "prompt", "answer", "targets", "label")
+
+
+def _sample_settings(rec: dict[str, Any]) -> str:
+    import json
+
+    parts = rec.get("settings")
+    parts = parts if isinstance(parts, dict) else {}
+    return json.dumps({k: parts.get(k) for k in SAMPLE_SETTINGS}, sort_keys=True, default=str)
+
+
+def _select(recs: Any, keys: Sequence[str] | None, current: bool) -> Any:
+    if keys is None:
+        return recs[recs["current"]] if current else recs
+    if isinstance(keys, str):
+        raise TypeError("keys must be a list of store keys, not one string; wrap it in a list.")
+    keys = list(keys)
+    unknown = [k for k in keys if k not in set(recs["key"])]
+    if unknown:
+        shown = ", ".join(repr(k) for k in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise ValueError(
+            f"{len(unknown)} key(s) not in this results store: {shown}. Give keys from "
+            "RunSummary.keys or the 'key' column of eagle_kit.runs.open_results(...)."
+        )
+    return recs[recs["key"].isin(keys)]
+
+
+def _same_sample_settings(recs: Any) -> Any:
+    """Only the samples whose results (every model and method) share one sample setting."""
+    import warnings
+
+    if recs.empty:
+        return recs
+    settings = recs.apply(lambda r: _sample_settings(r.to_dict()), axis=1)
+    n_kinds = settings.groupby(recs["id"]).nunique()
+    mixed = sorted(str(i) for i in n_kinds[n_kinds > 1].index)
+    if not mixed:
+        return recs
+    shown = ", ".join(mixed[:5]) + (" …" if len(mixed) > 5 else "")
+    warnings.warn(
+        f"{len(mixed)} sample(s) have results computed with different sample settings "
+        f"(image, prompt, answer, targets or label) for different methods or models: {shown}. "
+        "They are left out so that every method is compared on the same inputs; rerun them "
+        "with the current manifest, or pass same_sample_settings=False to keep them.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return recs[~recs["id"].astype(str).isin(mixed)]
 
 
 def sample_metrics(
-    results: str | os.PathLike, *, current: bool = True, keys: Sequence[str] | None = None
+    results: str | os.PathLike,
+    *,
+    current: bool = True,
+    keys: Sequence[str] | None = None,
+    same_sample_settings: bool = False,
 ) -> Any:
     """One row per done result with every per-sample metric (a wide ``pandas.DataFrame``).
 
     Columns: ``id``, ``model``, ``method``, ``insertion_auc``, ``deletion_auc``,
     ``highest_confidence``, their ``_sensitive`` variants (NaN without a sensitive token),
     ``point_game_{box,mask}_{strict,paper}`` where boxes/masks were given, and for labelled
-    samples ``correction_area`` (the removed area; 1 when never corrected, as AMCR counts)
-    and ``corrected_at_10pct`` (1 if corrected with at most 10 % of the area removed).
+    samples ``amcr`` (the sample's removed area; 1 when never corrected, as AMCR counts:
+    its mean is the AMCR) and ``csr@10%`` (1 if corrected with at most 10 % of the area
+    removed: its mean is the CSR@10 %) — the names of :func:`evaluate`'s metrics.
+
+    A sample whose ground truth cannot be used (mask missing, of another size or empty; a
+    box outside the image) gets no point-game value, with a ``UserWarning`` naming it; its
+    other metrics and the other samples are measured as usual.
 
     Args:
         current: only the results the latest run used (see :func:`open_results`).
         keys: only these store keys (e.g. ``RunSummary.keys``: one run's results).
+        same_sample_settings: leave out (with a warning) samples whose results were computed
+            with different sample settings (image, prompt, answer, targets, label) for
+            different models or methods (see :func:`evaluate`).
+
+    Raises:
+        ValueError: a key in ``keys`` is not in the store.
     """
+    import warnings
+
     import pandas as pd
 
     from .. import metrics
     from ..explanation import load_explanation
 
     recs = open_results(results)
+    recs = _select(recs, keys, current)
     recs = recs[recs["status"] == "done"]
-    if keys is not None:
-        recs = recs[recs["key"].isin(list(keys))]
-    elif current:
-        recs = recs[recs["current"]]
+    if same_sample_settings:
+        recs = _same_sample_settings(recs)
     rows = []
     for r in recs.to_dict("records"):
         r = {k: None if _isnan(v) else v for k, v in r.items()}
@@ -135,24 +202,31 @@ def sample_metrics(
         row: dict[str, Any] = {"id": r["id"], "model": r["model"], "method": r["method"]}
         row["answer"] = r.get("answer") or ""
         row.update(metrics.summary(expl))
-        mask = None
-        if r.get("mask"):
-            mask = _load_mask(r["mask"], expl.labels.shape[-2:])
-        row.update(_point_games(expl, r.get("boxes"), mask))
+        try:
+            mask = None
+            if r.get("mask"):
+                if not os.path.isfile(r["mask"]):
+                    raise ValueError(f"sample '{r['id']}': no mask file at '{r['mask']}'.")
+                mask = _load_mask(str(r["id"]), r["mask"], expl.labels.shape[-2:])
+            row.update(_point_games(expl, r.get("boxes"), mask))
+        except (OSError, ValueError) as err:
+            warnings.warn(
+                f"sample '{r['id']}' [{r['model']}, {r['method']}]: no point game, its ground "
+                f"truth cannot be used: {err}",
+                UserWarning,
+                stacklevel=2,
+            )
         if r.get("label") and r.get("corrected") is not None:
             corrected = bool(r["corrected"])
             area = float(r["area_removed"]) if corrected else 1.0
-            row["correction_area"] = area
-            row["corrected_at_10pct"] = float(corrected and area <= CSR_THRESHOLD + 1e-12)
+            row["amcr"] = area
+            row["csr@10%"] = float(corrected and area <= CSR_THRESHOLD + 1e-12)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _isnan(v: Any) -> bool:
     return isinstance(v, float) and bool(np.isnan(v))
-
-
-_NAMES = {"correction_area": "amcr", "corrected_at_10pct": "csr@10%"}
 
 
 def _interval(values: np.ndarray, level: float, n_resamples: int, seed: int) -> tuple[float, float]:
@@ -184,6 +258,7 @@ def evaluate(
     n_resamples: int = 2000,
     seed: int = 0,
     keys: Sequence[str] | None = None,
+    same_sample_settings: bool = True,
 ) -> Any:
     """Every metric per model × method with bootstrap confidence intervals (tidy table).
 
@@ -194,9 +269,23 @@ def evaluate(
     ``scipy.stats.bootstrap`` (BCa, percentile when BCa is undefined) over samples; NaN
     with fewer than 2 samples.
 
+    Methods are compared on equal terms: when the results of one sample (over models and
+    methods) were computed with different sample settings (image, prompt, answer, targets
+    or label; e.g. the manifest changed between the runs of two methods), a ``UserWarning``
+    names those samples and they are left out of every row.
+
     Args:
+        confidence_level: of the intervals, in (0, 1).
+        n_resamples: bootstrap resamples, at least 1.
+        seed: of the bootstrap.
         keys: only these store keys (e.g. one run's ``RunSummary.keys``, or a subset of its
             samples); default the current results.
+        same_sample_settings: leave out samples with mixed sample settings (see above);
+            ``False`` keeps them.
+
+    Raises:
+        ValueError: ``confidence_level`` outside (0, 1), ``n_resamples`` < 1, or a key not in
+            the store.
 
     Returns:
         A ``pandas.DataFrame`` with columns ``model``, ``method``, ``metric``, ``n``,
@@ -207,7 +296,11 @@ def evaluate(
 
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}.")
-    wide = sample_metrics(results, keys=keys)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
+        raise TypeError(f"n_resamples must be an int (e.g. 2000); got {n_resamples!r}.")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1 (e.g. 2000); got {n_resamples}.")
+    wide = sample_metrics(results, keys=keys, same_sample_settings=same_sample_settings)
     rows = []
     if wide.empty:
         return pd.DataFrame(columns=["model", "method", "metric", "n", "mean", "ci_low", "ci_high"])
@@ -223,7 +316,7 @@ def evaluate(
                 {
                     "model": model,
                     "method": method,
-                    "metric": _NAMES.get(col, col),
+                    "metric": col,
                     "n": len(values),
                     "mean": float(values.mean()),
                     "ci_low": lo,

@@ -89,10 +89,16 @@ class Sample:
             arr = np.asarray(img)
         if arr.ndim == 3:
             arr = arr[..., :3].max(axis=-1) if arr.shape[-1] >= 3 else arr[..., 0]
-        if arr.shape != tuple(shape):
+        who = f"sample '{self.id}': " if self.id else ""
+        if arr.ndim != 2 or arr.shape != tuple(shape):
             raise ValueError(
-                f"sample '{self.id}': mask '{self.mask}' is {arr.shape[1]}×{arr.shape[0]} but the "
+                f"{who}mask '{self.mask}' is {arr.shape[1]}×{arr.shape[0]} but the "
                 f"image is {shape[1]}×{shape[0]}; give a mask of the image's size."
+            )
+        if not arr.any():
+            raise ValueError(
+                f"{who}mask '{self.mask}' has no non-zero pixel; the object's pixels must be "
+                "non-zero."
             )
         return arr != 0
 
@@ -147,6 +153,49 @@ def _boxes(where: str, value: Any) -> tuple[tuple[float, float, float, float], .
     return tuple(out)
 
 
+def _image_size(path: str | None) -> tuple[int, int] | None:
+    """``(width, height)`` of an image from its header, or ``None`` when it cannot be read."""
+    if path is None:
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError):
+        return None
+
+
+def _check_ground_truth(sample: Sample, where: str) -> None:
+    """Boxes inside the image; the mask readable, of the image's size and not empty.
+
+    Checked only when the image can be read (a missing image fails its sample in the run).
+    """
+    size = _image_size(sample.image)
+    if size is None:
+        return
+    w, h = size
+    for b in sample.boxes or ():
+        x0, y0, x1, y1 = b
+        if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+            raise _fail(
+                where,
+                "boxes",
+                f"inside the {w}×{h} image (0 ≤ x0 < x1 ≤ {w}, 0 ≤ y0 < y1 ≤ {h}, pixels)",
+                list(b),
+            )
+    if sample.mask is None:
+        return
+    if not Path(sample.mask).is_file():
+        raise _fail(where, "mask", "the path of an existing image file", sample.mask)
+    try:
+        sample.load_mask((h, w))
+    except OSError as err:
+        raise _fail(where, "mask", f"a readable image ({err})", sample.mask) from None
+    except ValueError as err:
+        raise ManifestError(f"{where}: field 'mask': {err}") from None
+
+
 def parse_line(obj: Any, base: Path, where: str) -> Sample:
     """Validate one manifest object and return its :class:`Sample`."""
     if not isinstance(obj, dict):
@@ -180,7 +229,7 @@ def parse_line(obj: Any, base: Path, where: str) -> Sample:
         if not isinstance(label, str) or label.strip().lower() not in LABELS:
             raise _fail(where, "label", '"yes" or "no"', label)
         label = label.strip().lower()
-    return Sample(
+    sample = Sample(
         id=str(sid),
         image=_resolve(base, where, "image", image) if image is not None else None,
         prompt=prompt,
@@ -191,18 +240,23 @@ def parse_line(obj: Any, base: Path, where: str) -> Sample:
         label=label,
         video=frames,
     )
+    _check_ground_truth(sample, where)
+    return sample
 
 
 def read_manifest(path: str | os.PathLike) -> list[Sample]:
     """Read and validate a JSON-lines manifest (see the module docstring).
 
-    Paths in the manifest are relative to its folder. Files are not opened here: a missing
-    or unreadable image fails its sample during the run, not the whole run.
+    Paths in the manifest are relative to its folder. Images are not decoded here: a missing
+    or unreadable image fails its sample during the run, not the whole run. When a line's
+    image can be read, its ground truth is checked now: ``boxes`` inside the image, ``mask``
+    an existing image file of the image's size with at least one non-zero pixel.
 
     Raises:
         FileNotFoundError: no manifest at ``path``.
         ManifestError: (a ``ValueError``) a line that is not valid JSON, a missing or
-            mistyped field, an unknown field, or a duplicate id — with the line number.
+            mistyped field, an unknown field, a duplicate id, or bad ground truth (box outside
+            the image; mask missing, of another size or empty) — with the line number.
     """
     path = Path(path)
     if not path.is_file():

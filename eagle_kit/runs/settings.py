@@ -58,7 +58,7 @@ class RunSettings:
 
     n_regions: int = 64
     segmentation: str = "slico"
-    search: str = "efficient"
+    search: str = "fast"
     targets: tuple[int | str, ...] | None = None
     lambda1: float = 1.0
     lambda2: float = 1.0

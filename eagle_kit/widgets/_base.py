@@ -62,6 +62,9 @@ def explanation_payload(expl: Explanation, fields: Iterable[str]) -> dict[str, A
         "tokens": expl.tokens,
         "targets": expl.targets,
     }
+    if "region_kind" in ds.coords:
+        # joint image + prompt features: ids below this are image regions (gain map scale)
+        out["n_image_regions"] = expl.n_image_regions
     for name in fields:
         if name in _OPTIONAL and _ARRAYS[name][0] not in ds:
             continue

@@ -110,3 +110,36 @@ def test_the_object_region_ranks_first_on_the_embedded_model(shapes_model, metho
         background = np.median(np.abs(np.delete(values, region)))
         assert values[region] > max(0.02, 10 * background), (colour, values.round(4))
         assert expl.dataset.attrs["model"] == "shapes"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["llava", "qwen2_5_vl", "idefics3"])
+def test_region_baselines_on_tiny_models_of_real_families(tiny, family):
+    """Every region baseline runs on real architectures, and the image reaches the model: the
+    curves end at the model's own probabilities of the full and the black image, and the
+    attribution is not identically zero."""
+    model = tiny(family)
+    image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    regions = ek.segment(image, n_regions=4, method="grid")
+    opts = dict(prompt="describe the image .", answer="red circle", progress=False)
+    reference = ek.explain(model, image, regions=regions, search="exact", **opts)
+    p_full = reference.dataset["p_full"].values
+    p_black = reference.dataset["p_black"].values
+    assert np.abs(p_full - p_black).max() > 0  # the tiny model does look at the image
+    runs = {
+        "occlusion": {},
+        "rise": {"n_masks": 16},
+        "random_order": {},
+        "shapley_sampling": {"n_samples": 2},
+        "kernel_shap": {"n_samples": 32},
+        "lime": {"n_samples": 32},
+    }
+    for method, kw in runs.items():
+        fn = getattr(ek.baselines, method)
+        expl = fn(model, image, regions, **opts, **kw)
+        assert sorted(expl.order.tolist()) == list(range(4)), method
+        np.testing.assert_allclose(expl.dataset["p_full"].values, p_full, atol=1e-5)
+        np.testing.assert_allclose(expl.dataset["p_black"].values, p_black, atol=1e-5)
+        if method != "random_order":
+            values = expl.dataset["baseline_values"].values
+            assert np.all(np.isfinite(values)) and np.abs(values).max() > 0, method

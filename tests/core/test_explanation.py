@@ -61,5 +61,7 @@ def test_views(expl):
     assert "data:image/png;base64" in html and "cat" in html and "insertion_auc" in html
     text = expl.summary()
     assert "'the'" in text or "' the'" in text
-    with pytest.raises(ValueError, match=r"'dog' is not a word or phrase.*'cat' \(0\), 'the' \(1\)"):
+    with pytest.raises(
+        ValueError, match=r"'dog' is not a word or phrase.*'cat' \(0\), 'the' \(1\)"
+    ):
         expl.attribution_map("dog")

@@ -189,7 +189,8 @@ def test_the_pending_samples_rule_decides_the_middle_of_the_order():
         f = make_f(kind, n, seed)
         scorer = ColumnImageScorer(f, n)
         opts = dict(search_scope=scope, pending_samples=pending, update_step=update)
-        expl = ek.explain(scorer, scorer.image(), regions=scorer.regions(), progress=False, **opts)
+        kw = dict(regions=scorer.regions(), search="efficient", progress=False)
+        expl = ek.explain(scorer, scorer.image(), **kw, **opts)
         without = ref.efficient_greedy(set_f(f, n), n, backward_rule=False, **opts)
         with_rule = ref.efficient_greedy(set_f(f, n), n, **opts)
         assert expl.order.tolist() == with_rule.order != without.order

@@ -253,7 +253,9 @@ def test_targets_words_indices_and_errors(tiny_model, image_for) -> None:
         image, prompt=PROMPT, answer="a red circle", targets=-1
     ).default_targets == [2]
     assert model.prepare(image, prompt=PROMPT, answer="a red circle").default_targets is None
-    with pytest.raises(ValueError, match=r"'dog' is not a word or phrase.*'a' \(0\), 'red' \(1\), 'circle' \(2\)"):
+    with pytest.raises(
+        ValueError, match=r"'dog' is not a word or phrase.*'a' \(0\), 'red' \(1\), 'circle' \(2\)"
+    ):
         model.prepare(image, prompt=PROMPT, answer="a red circle", targets="dog")
     with pytest.raises(ValueError, match="out of range"):
         model.prepare(image, prompt=PROMPT, answer="a red circle", targets=3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -359,7 +360,16 @@ def test_04_benchmark_table_with_intervals_plots_and_latex(tmp_path: Path) -> No
 
 
 def test_05_paper_figures_from_a_tiny_run(tmp_path: Path) -> None:
-    out, _ = papermill("05_paper_figures", tmp_path, ("n_samples", 2))
+    from eagle_kit.notebook_report import run_report
+
+    out = tmp_path / "report"
+    result = run_report(NOTEBOOKS / "05_paper_figures.ipynb", out, {"n_samples": 2}, cwd=tmp_path)
+    # the report keeps the data behind its figures: the tiny run's store is inside it
+    store = out / "tiny_run" / "results"
+    assert (out / "tiny_run" / "manifest.jsonl").is_file() and (store / "index.jsonl").is_file()
+    assert len(result.explanations) >= 8  # 2 scenes + 1 planted, × 3 methods, minus failures
+    assert all(store in p.parents for p in result.explanations)
+    assert f"explanations:      {len(result.explanations)}" in result.summary()
     summary = strict_json(out / "metrics.json")
     assert summary["methods"] == ["eagle", "occlusion", "random"]
     assert summary["samples"] == ["scene0", "scene1"]
@@ -401,3 +411,59 @@ def test_the_readme_shows_a_grid_made_by_05_and_the_command() -> None:
         # the grid's PNG at -p dpi 110: two paper columns (7 in) wide
         assert img.size[0] == round(ek.plot.WIDTHS["double"] * 110)
     assert (ROOT / "docs" / "paper_grid.png").stat().st_size < 150_000  # small in the repo
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (
+            ["unknown_name", "value"],
+            r"has no parameter 'unknown_name'.*n_regions \(int, default 16\)",
+        ),
+        (["n_regions", "abc"], r"Parameter 'n_regions' .* must be an int.*got 'abc'"),
+        (["n_regions", "1.5"], r"Parameter 'n_regions' .* must be an int"),
+    ],
+)
+def test_report_refuses_unknown_or_mistyped_parameters(tmp_path: Path, params, match, capsys):
+    from eagle_kit.cli import main
+
+    out = tmp_path / "report"
+    nb = str(NOTEBOOKS / "05_paper_figures.ipynb")
+    assert main(["report", nb, "-p", *params, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert not out.exists()  # nothing ran
+
+
+def test_report_pages_carry_no_threads_notice(tmp_path: Path) -> None:
+    """The one-time ThreadsNotice is advice for a session, not a red block in every report."""
+    from eagle_kit.notebook_report import run_report
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell('out_dir: str = "x"')
+    params.metadata["tags"] = ["parameters"]
+    body = (
+        "import os\n"
+        "for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):\n"
+        "    os.environ.pop(v, None)\n"
+        "import torch\n"
+        "from eagle_kit import load_model, threads\n"
+        "torch.set_num_threads(2)\n"
+        "threads._state.update(user=None, initial=None, told=False)\n"
+        "with threads.scoring_threads(load_model('shapes')) as n:\n"
+        "    print('threads', n)\n"
+        "assert threads._state['told']  # the notice was raised\n"
+    )
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    src = tmp_path / "notice.ipynb"
+    nbformat.write(nb, src)
+    result = run_report(src, tmp_path / "report")
+    executed = nbformat.read(result.notebook, 4)
+    streams = [o for c in executed.cells for o in c.get("outputs", []) if o.get("name")]
+    assert any("threads 1" in o["text"] for o in streams)
+    assert not any(o["name"] == "stderr" and "thread" in o["text"] for o in streams), streams

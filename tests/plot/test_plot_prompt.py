@@ -126,3 +126,31 @@ def test_show_page_has_the_prompt_words_and_their_legend(joint, text_only, tmp_p
     assert "rank value (METHOD §5)</text>" not in text  # no map colour bar
     assert "rank value in [0, 1] (METHOD §5)" in text and ">square</text>" in text
     assert not re.search(r'(src|href)="https?:', text)
+
+
+def test_text_only_tokens_are_never_labelled_visual(text_only, joint) -> None:
+    t = text_only.dataset.sizes["token"]
+    assert np.isnan(text_only.reliance()).all() and len(text_only.reliance()) == t
+    assert text_only.modality() == ["n/a"] * t
+    assert list(text_only.dataset["modality"].values) == ["n/a"] * t
+    # the three-way reading stays the source of "what rests on what"
+    d = text_only.dataset
+    total = d["reliance_image"] + d["reliance_prompt"] + d["reliance_prior"]
+    np.testing.assert_allclose(total.values, d["p_full"].values, atol=1e-9)
+    assert set(joint.modality()) <= {"prior", "visual", "mixed"}
+    assert np.isfinite(joint.reliance()).all()
+
+
+def test_curves_x_label_says_what_the_axis_counts(text_only, joint) -> None:
+    fig = ek.plot.curves(text_only)
+    assert fig.axes[0].get_xlabel() == "fraction of prompt spans revealed / removed"
+    assert ek.plot.curves(joint).axes[0].get_xlabel() == "image area revealed / removed"
+
+
+def test_text_only_page_shows_words_tokens_and_curves_and_grid_refuses(text_only) -> None:
+    page = "".join(report.explanation_page(text_only))
+    assert "<h2>Prompt" in page and "<h2>Tokens" in page and "<h2>Faithfulness" in page
+    assert "<h2>Map" not in page
+    assert "fraction of prompt spans" in page
+    with pytest.raises(ValueError, match="prompt span features only"):
+        ek.plot.grid([text_only])

@@ -172,3 +172,15 @@ def test_run_errors_are_clear(tmp_path, capsys):
     rc = main(["run", str(tmp_path / "m.jsonl"), "-o", str(tmp_path / "o"), "--model", "shapes",
                "--methods", "eagle,gradcam"])  # fmt: skip
     assert rc == 2 and "Unknown method 'gradcam'" in capsys.readouterr().err
+
+
+def test_explain_a_folder_includes_subfolders_with_distinct_ids(tmp_path, capsys):
+    images = tmp_path / "images"
+    save_scene(images / "a" / "x.png", 1)
+    save_scene(images / "b" / "x.png", 2)
+    save_scene(images / ".hidden" / "y.png", 3)
+    out = tmp_path / "out"
+    assert _explain(images, out, "--prompt", CAPTION) == 0
+    assert "2 done, 0 skipped" in capsys.readouterr().out
+    ids = sorted(ek.open_results(out)["id"])
+    assert ids == [str(images / "a" / "x.png"), str(images / "b" / "x.png")]

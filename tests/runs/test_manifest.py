@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from runs_helpers import write_manifest
 
@@ -84,3 +85,41 @@ def test_invalid_json_and_duplicates_name_their_lines(tmp_path):
         read_manifest(tmp_path / "m.jsonl")
     with pytest.raises(FileNotFoundError, match="No manifest"):
         read_manifest(tmp_path / "missing.jsonl")
+
+
+def _image_and_mask(tmp_path, mask: np.ndarray | None = None):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 24, 3), np.uint8)).save(tmp_path / "a.png")
+    if mask is not None:
+        Image.fromarray(mask).save(tmp_path / "m.png")
+
+
+@pytest.mark.parametrize(
+    ("mask", "fields", "match"),
+    [
+        (None, {"mask": "nowhere.png"}, "line 2: field 'mask' must be the path of an existing"),
+        (np.full((8, 8), 255, np.uint8), {"mask": "m.png"}, r"line 2: field 'mask'.*8×8.*24×16"),
+        (np.zeros((16, 24), np.uint8), {"mask": "m.png"}, "line 2: field 'mask'.*no non-zero"),
+        (None, {"boxes": [0, 0, 30, 10]}, r"line 2: field 'boxes' must be inside the 24×16"),
+        (None, {"boxes": [[1, 1, 4, 4], [-2, 0, 4, 4]]}, "line 2: field 'boxes'.*-2"),
+    ],
+)
+def test_bad_ground_truth_is_caught_when_the_manifest_is_read(tmp_path, mask, fields, match):
+    _image_and_mask(tmp_path, mask)
+    good = {"id": "ok", "image": "a.png", "prompt": "what ?"}
+    write_manifest(tmp_path / "m.jsonl", [good, {**good, "id": "bad", **fields}])
+    with pytest.raises(ManifestError, match=match):
+        read_manifest(tmp_path / "m.jsonl")
+
+
+def test_good_ground_truth_is_read(tmp_path):
+    mask = np.zeros((16, 24), np.uint8)
+    mask[2:5, 3:9] = 1
+    _image_and_mask(tmp_path, mask)
+    write_manifest(
+        tmp_path / "m.jsonl",
+        [{"id": "a", "image": "a.png", "prompt": "?", "mask": "m.png", "boxes": [0, 0, 24, 16]}],
+    )
+    (s,) = read_manifest(tmp_path / "m.jsonl")
+    assert s.load_mask((16, 24)).sum() == 18

@@ -297,3 +297,28 @@ def test_every_region_baseline_runs_and_matches_a_direct_call(tmp_path):
     s = run(m, out, models={"b": bright_scorer}, methods=["lime"], progress=False,
             n_samples=32, seed=4, **FAST)  # fmt: skip
     assert len(s.done) == 1
+
+
+def test_no_progress_means_no_bar_from_any_method(tmp_path, capfd):
+    """``--quiet`` (progress=False) silences the baselines' scoring bars too."""
+    save_scene(tmp_path / "a.png", 1)
+    m = write_manifest(tmp_path / "m.jsonl", [{"id": "a", "image": "a.png", "prompt": "?"}])
+    import time
+
+    def slow(images):  # slow enough for a bar to show (bars wait half a second)
+        time.sleep(0.04 * len(images))
+        return bright_scorer(images)
+
+    methods = ["occlusion", "random", "kernel_shap"]
+    s = run(
+        m,
+        tmp_path / "out",
+        models={"slow": slow},
+        methods=methods,
+        progress=False,
+        n_samples=8,
+        **{**FAST, "batch_size": 1},
+    )
+    assert len(s.done) == len(methods), s
+    err = capfd.readouterr().err
+    assert "it/s" not in err and "%|" not in err, err

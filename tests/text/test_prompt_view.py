@@ -67,3 +67,26 @@ def test_prompt_view_needs_text_features(expl) -> None:
         PromptView(plain)
     html = expl.prompt_html()
     assert html.count('class="ek-prompt-span"') == 6 and "triangle" in html
+
+
+def test_joint_gain_map_scale_and_caption_are_over_image_regions(expl) -> None:
+    n_img = expl.n_image_regions
+    for tokens in (None, 0, 1):
+        info = expl.map_info(tokens, kind="gain")
+        gains = expl.region_values(tokens, kind="gain")
+        top = int(np.argmax(np.abs(gains[:n_img])))
+        assert info.scale == pytest.approx(max(abs(gains[top]), 1e-12))
+        assert abs(info.image_max_gain) == pytest.approx(abs(gains[top]))
+        every = int(np.argmax(np.abs(gains)))
+        assert abs(info.max_gain) == pytest.approx(abs(gains[every]))
+        if not info.shown:
+            continue
+        if every >= n_img:  # a prompt word holds the largest gain: the caption names it
+            word = expl.text_spans[every - n_img][0]
+            assert f'prompt span "{word}"' in info.caption()
+        else:
+            assert f"({info.max_gain_feature})" == f"(region {every})"
+        assert "largest image-region gain" in info.caption()
+        np.testing.assert_array_equal(
+            expl.overlay(tokens, kind="gain"), expl.overlay(tokens, kind="gain", scale=info.scale)
+        )

@@ -296,6 +296,8 @@ def test_text_only_explanation(text_tiny_model) -> None:
     with pytest.raises(ValueError, match="no image map"):
         expl.attribution_map()
     assert expl.text_values().shape == (2,)
+    with pytest.raises(ValueError, match="only prompt spans"):
+        ek.metrics.point_game(expl, box=(0, 0, 8, 8))
     # removing prompt spans leaves every pixel of the image in place
     for k in range(3):
         for mode in ("insertion", "deletion"):
@@ -370,3 +372,22 @@ def test_every_search_orders_the_union(text_tiny_model, search) -> None:
     assert sorted(expl.order.tolist()) == list(range(10))
     np.testing.assert_allclose(d["insertion"].values[-1], d["p_full"].values, atol=1e-9)
     np.testing.assert_allclose(d["insertion"].values[0], d["p_neither"].values, atol=1e-9)
+
+
+def test_unknown_text_baseline_word_warns(text_tiny_model) -> None:
+    import warnings
+
+    model = text_tiny_model("llava")
+    image = np.zeros((32, 32, 3), np.uint8)
+    kw = dict(
+        regions="none", text_regions="words", prompt=PROMPT, answer=ANSWER, search="exact",
+        progress=False,
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match=r"text_baseline='zzqx' is not in the tokenizer's vocab"):
+        expl = ek.explain(model, image, text_baseline="zzqx", **kw)
+    tok = model.processor.tokenizer
+    assert expl.dataset.attrs["text_baseline_id"] == tok.unk_token_id
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*text_baseline")
+        known = ek.explain(model, image, text_baseline="cat", **kw)
+    assert known.dataset.attrs["text_baseline_id"] != tok.unk_token_id

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import eagle_kit as ek
 from eagle_kit.colors import GAIN_COLORMAP, diverging_rgb, gain_colors
 from eagle_kit.explanation import MIN_MAP_SPAN, attribution_values
 from eagle_kit.widgets import Explorer
@@ -153,6 +154,74 @@ def test_gain_maps_and_spans_match_python(expl, expl_red) -> None:
                 assert got["full"] == pytest.approx(info.full, abs=1e-12)
                 assert got["shown"] == info.shown
                 assert got["minSpan"] == MIN_MAP_SPAN
+
+
+def _as_joint(e: ek.Explanation, n_text: int) -> ek.Explanation:
+    """The same explanation read as if its last ``n_text`` features were prompt spans."""
+    n = e.n_regions
+    ds = e.dataset.assign_coords(
+        region_kind=("region", np.array(["image"] * (n - n_text) + ["text"] * n_text, object)),
+        region_text=(
+            "region",
+            np.array([""] * (n - n_text) + [f"w{i}" for i in range(n_text)], object),
+        ),
+        region_start=("region", np.array([-1] * (n - n_text) + list(range(n_text)))),
+        region_end=("region", np.array([-1] * (n - n_text) + list(range(1, n_text + 1)))),
+    )
+    return ek.Explanation(ds)
+
+
+def test_joint_gain_scale_is_over_image_regions_in_python_and_js(expl, expl_red) -> None:
+    """With prompt span features the gain map's colour scale is the largest image-region
+    gain (MapInfo.scale = mapFor(...).scale), never a prompt word's."""
+    cases, want = [], []
+    for base in (expl, expl_red):
+        for n_text in (1, 3):
+            e = _as_joint(base, n_text)
+            for sel in ([], [1], [0, 5]):
+                tokens = None if not sel or sel == e.targets else sel
+                info = e.map_info(tokens, kind="gain")
+                gains = e.region_values(tokens, kind="gain")
+                image = gains[: e.n_image_regions]
+                top = int(np.argmax(np.abs(image)))
+                assert info.image_max_gain == pytest.approx(image[top], abs=1e-12)
+                region = info.image_max_gain_region
+                assert region < e.n_image_regions and gains[region] == info.image_max_gain
+                assert info.scale == pytest.approx(max(abs(image[top]), 1e-12), abs=1e-12)
+                want.append(info)
+                cases.append(
+                    {
+                        "order": e.order.tolist(),
+                        "attribution": e.dataset["attribution"].values.tolist(),
+                        "objective": e.dataset["objective"].values.tolist(),
+                        "insertion": e.dataset["insertion"].values.tolist(),
+                        "targets": e.targets,
+                        "selected": sel,
+                        "nImageRegions": e.n_image_regions,
+                    }
+                )
+    script = (
+        PRELUDE
+        + """
+    const h = await import('./helpers.js');
+    const out = input.map((c) => {
+      const T = c.insertion[0].length;
+      const d = { order: Int32Array.from(c.order), attribution: Float64Array.from(c.attribution),
+        objective: Float64Array.from(c.objective), nImageRegions: c.nImageRegions,
+        insertion: { data: Float64Array.from(c.insertion.flat()), shape: [c.insertion.length, T] } };
+      const m = h.mapFor(d, c.selected, c.targets, "gain");
+      return { scale: m.scale, image: m.imageMaxGain, region: m.imageMaxGainRegion,
+        maxGain: m.maxGain, heat: [...h.heatValues(m)] };
+    });
+    console.log(JSON.stringify(out));
+    """
+    )
+    for got, info in zip(run_node(script, cases), want, strict=True):
+        assert got["scale"] == pytest.approx(info.scale, abs=1e-12)
+        assert got["image"] == pytest.approx(info.image_max_gain, abs=1e-12)
+        assert got["region"] == info.image_max_gain_region
+        assert got["maxGain"] == pytest.approx(info.max_gain, abs=1e-12)
+        assert max(got["heat"]) <= 1 and min(got["heat"]) >= 0
 
 
 def test_gain_colours_match_python() -> None:
