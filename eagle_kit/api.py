@@ -28,6 +28,34 @@ from .threads import check_threads, scoring_threads
 __all__ = ["explain", "score_order", "score_saliency"]
 
 
+def _check_features(
+    regions: Any, text_regions: Any, text_baseline: Any, *, allow_none: bool
+) -> bool:
+    """Check the feature options of ``explain``/``score_order``; True for prompt spans only.
+
+    Raises:
+        ValueError: an unknown ``regions`` string, ``regions='none'`` without
+            ``text_regions``, or ``text_baseline`` without ``text_regions``.
+    """
+    text_only = isinstance(regions, str) and regions == "none"
+    if isinstance(regions, str) and not text_only:
+        segment_hint = "None (segment the image), " if allow_none else ""
+        raise ValueError(
+            f"regions={regions!r} is not understood: pass a RegionSet, a label map, "
+            f"{segment_hint}or 'none' (no image regions, with text_regions=...)."
+        )
+    if text_only and text_regions is None:
+        raise ValueError(
+            "regions='none' leaves no feature to explain or order; add text_regions='words' (or "
+            "'sentences', or [(start, end), ...]) to work on the prompt alone."
+        )
+    if text_baseline is not None and text_regions is None:
+        raise ValueError(
+            "text_baseline only applies with text_regions=...; remove it or add text_regions."
+        )
+    return text_only
+
+
 def _resolve_regions(
     regions: Any, media: np.ndarray, n_regions: int, segmentation: str
 ) -> RegionSet:
@@ -236,21 +264,7 @@ def explain(
     )
     media = as_media(image)
     t_prepare = time.perf_counter()
-    text_only = isinstance(regions, str) and regions == "none"
-    if isinstance(regions, str) and not text_only:
-        raise ValueError(
-            f"regions={regions!r} is not understood: pass a RegionSet, a label map, None (segment "
-            "the image) or 'none' (no image regions, with text_regions=...)."
-        )
-    if text_only and text_regions is None:
-        raise ValueError(
-            "regions='none' leaves no feature to explain; add text_regions='words' (or "
-            "'sentences', or [(start, end), ...]) to explain the prompt alone."
-        )
-    if text_baseline is not None and text_regions is None:
-        raise ValueError(
-            "text_baseline only applies with text_regions=...; remove it or add text_regions."
-        )
+    text_only = _check_features(regions, text_regions, text_baseline, allow_none=True)
     rs = None if text_only else _resolve_regions(regions, media, n_regions, segmentation)
     text = None if text_regions is None else (text_regions, text_baseline)
     prepared, score_keep, model_like = _bind(
@@ -458,21 +472,7 @@ def score_order(
 
     media = as_media(image)
     t_prepare = time.perf_counter()
-    text_only = isinstance(regions, str) and regions == "none"
-    if isinstance(regions, str) and not text_only:
-        raise ValueError(
-            f"regions={regions!r} is not understood: pass a RegionSet, a label map, or 'none' "
-            "(no image regions, with text_regions=...)."
-        )
-    if text_only and text_regions is None:
-        raise ValueError(
-            "regions='none' leaves no feature to order; add text_regions='words' (or "
-            "'sentences', or [(start, end), ...]) to score an order of the prompt spans."
-        )
-    if text_baseline is not None and text_regions is None:
-        raise ValueError(
-            "text_baseline only applies with text_regions=...; remove it or add text_regions."
-        )
+    text_only = _check_features(regions, text_regions, text_baseline, allow_none=False)
     rs = None if text_only else _resolve_regions(regions, media, 0, "grid")
     text = None if text_regions is None else (text_regions, text_baseline)
     prepared, score_keep, model_like = _bind(
