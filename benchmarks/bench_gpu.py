@@ -10,6 +10,10 @@ batch size the planner chose: on a GPU, ``eagle_kit`` measures what one more ima
 plans the largest power of two that fits; a batch that still runs out of memory is halved and
 retried (``eagle_kit.models.batching.AdaptiveBatcher``), and the size that worked is reported.
 
+The published sizes are written out below (:data:`ARCHITECTURES`);
+``eagle_kit.testing.tiny_models.build_model``, which also builds the tiny test models, turns
+them into the model and its processor.
+
 ``--scale`` shrinks hidden sizes and layer counts (head sizes, vocabularies and the image
 stay real) so the same code runs on CPU in CI in seconds::
 
@@ -40,33 +44,8 @@ def _n(value: float, scale: float, minimum: int = 1) -> int:
     return max(minimum, int(round(value * scale)))
 
 
-def build_qwen2_5_vl_3b(scale: float) -> tuple[Any, Any, Any]:
-    """Qwen2.5-VL-3B-Instruct's architecture (config by hand) and a matching processor."""
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2_5_VLTextConfig,
-        Qwen2_5_VLVisionConfig,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
-
-    from eagle_kit.testing.tiny_models import _im_template, _qwen_ids, _qwen_tokenizer, _text_ids
-
-    template = _im_template(
-        "<|vision_start|><|image_pad|><|vision_end|>",
-        "<|vision_start|><|video_pad|><|vision_end|>",
-        default_system="You are a helpful assistant.",
-    )
-    tok = _qwen_tokenizer(template)
-    common = {"patch_size": 14, "merge_size": 2, "temporal_patch_size": 2}
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(**common),
-        video_processor=Qwen2VLVideoProcessor(**common),
-        tokenizer=tok,
-        chat_template=template,
-    )
+def qwen2_5_vl_3b(scale: float) -> dict[str, Any]:
+    """Qwen2.5-VL-3B-Instruct's sizes (by hand), as ``build_model`` keyword arguments."""
     heads = _n(16, scale)
     kv = max(1, min(heads, _n(2, scale)))
     while heads % kv:
@@ -74,115 +53,77 @@ def build_qwen2_5_vl_3b(scale: float) -> tuple[Any, Any, Any]:
     v_heads = _n(16, scale)
     depth = _n(32, scale)
     text_hidden = heads * 128  # head size 128 as in the model (the M-RoPE sections need it)
-    config = Qwen2_5_VLConfig(
-        vision_config=Qwen2_5_VLVisionConfig(
-            depth=depth,
-            hidden_size=v_heads * 80,
-            intermediate_size=_n(3420, scale, 8),
-            num_heads=v_heads,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            window_size=112,
-            out_hidden_size=text_hidden,
-            fullatt_block_indexes=[i for i in (7, 15, 23, 31) if i < depth] or [depth - 1],
-            hidden_act="silu",
-        ),
-        text_config=Qwen2_5_VLTextConfig(
-            vocab_size=151936,
-            hidden_size=text_hidden,
-            intermediate_size=_n(11008, scale, 8),
-            num_hidden_layers=_n(36, scale),
-            num_attention_heads=heads,
-            num_key_value_heads=kv,
-            max_position_embeddings=32768,
-            rms_norm_eps=1e-6,
-            tie_word_embeddings=True,
-            rope_parameters={
+    return {
+        "family": "qwen2_5_vl",
+        "vision": {
+            "depth": depth,
+            "hidden_size": v_heads * 80,
+            "intermediate_size": _n(3420, scale, 8),
+            "num_heads": v_heads,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "out_hidden_size": text_hidden,
+            "fullatt_block_indexes": [i for i in (7, 15, 23, 31) if i < depth] or [depth - 1],
+            "hidden_act": "silu",
+        },
+        "text": {
+            "vocab_size": 151936,
+            "hidden_size": text_hidden,
+            "intermediate_size": _n(11008, scale, 8),
+            "num_hidden_layers": _n(36, scale),
+            "num_attention_heads": heads,
+            "num_key_value_heads": kv,
+            "max_position_embeddings": 32768,
+            "rms_norm_eps": 1e-6,
+            "tie_word_embeddings": True,
+            "rope_parameters": {
                 "rope_type": "default",
                 "mrope_section": [16, 24, 24],
                 "rope_theta": 1000000.0,
             },
-            **_text_ids(tok),
-        ),
-        **_qwen_ids(tok),
-    )
-    return Qwen2_5_VLForConditionalGeneration, config, processor
+        },
+    }
 
 
-def build_llava_1_5_7b(scale: float) -> tuple[Any, Any, Any]:
-    """LLaVA-1.5-7B's architecture (CLIP ViT-L/14-336 + Llama-2-7B, config by hand)."""
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
-
-    from eagle_kit.testing.tiny_models import _text_ids, chat_template, word_tokenizer
-
-    template = chat_template(
-        turn_start={"system": "", "user": "USER: ", "assistant": "ASSISTANT: "},
-        turn_end={"system": " ", "user": " ", "assistant": "</s> "},
-        image="<image>\n",
-        video="",
-        generation_prompt="ASSISTANT:",
-    )
-    tok = word_tokenizer(
-        ["<unk>", "<s>", "</s>", "<pad>", "<image>", "USER:", "ASSISTANT:"],
-        chat_template=template,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(
-            size={"shortest_edge": SIZE}, crop_size={"height": SIZE, "width": SIZE}
-        ),
-        tokenizer=tok,
-        patch_size=14,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=template,
-    )
+def llava_1_5_7b(scale: float) -> dict[str, Any]:
+    """LLaVA-1.5-7B's sizes (CLIP ViT-L/14-336 + Llama-2-7B, by hand) for ``build_model``."""
     v_heads = _n(16, scale)
     heads = _n(32, scale)
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=v_heads * 64,
-            intermediate_size=_n(4096, scale, 8),
-            num_hidden_layers=_n(24, scale, 2),  # the features come from layer −2
-            num_attention_heads=v_heads,
-            image_size=SIZE,
-            patch_size=14,
-            projection_dim=768,
-            hidden_act="quick_gelu",
-        ),
-        text_config=LlamaConfig(
-            vocab_size=32064,
-            hidden_size=heads * 128,
-            intermediate_size=_n(11008, scale, 8),
-            num_hidden_layers=_n(32, scale),
-            num_attention_heads=heads,
-            num_key_value_heads=heads,
-            max_position_embeddings=4096,
-            rms_norm_eps=1e-5,
-            **_text_ids(tok),
-        ),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_seq_length=(SIZE // 14) ** 2,
-        vision_feature_layer=-2,
-        vision_feature_select_strategy="default",
-        projector_hidden_act="gelu",
-    )
-    return LlavaForConditionalGeneration, config, processor
+    return {
+        "family": "llava",
+        "vision": {
+            "hidden_size": v_heads * 64,
+            "intermediate_size": _n(4096, scale, 8),
+            "num_hidden_layers": _n(24, scale, 2),  # the features come from layer −2
+            "num_attention_heads": v_heads,
+            "image_size": SIZE,
+            "patch_size": 14,
+            "projection_dim": 768,
+            "hidden_act": "quick_gelu",
+        },
+        "text": {
+            "vocab_size": 32064,
+            "hidden_size": heads * 128,
+            "intermediate_size": _n(11008, scale, 8),
+            "num_hidden_layers": _n(32, scale),
+            "num_attention_heads": heads,
+            "num_key_value_heads": heads,
+            "max_position_embeddings": 4096,
+            "rms_norm_eps": 1e-5,
+        },
+        "config": {
+            "vision_feature_layer": -2,
+            "vision_feature_select_strategy": "default",
+            "projector_hidden_act": "gelu",
+        },
+    }
 
 
-ARCHITECTURES = {"qwen2.5-vl-3b": build_qwen2_5_vl_3b, "llava-1.5-7b": build_llava_1_5_7b}
+#: Each architecture's sizes at a scale, as keyword arguments of
+#: ``eagle_kit.testing.tiny_models.build_model`` (which builds the model and its processor).
+ARCHITECTURES = {"qwen2.5-vl-3b": qwen2_5_vl_3b, "llava-1.5-7b": llava_1_5_7b}
 
 
 def _reference_scorer_class() -> Any:
@@ -205,20 +146,14 @@ def run(name: str, args: argparse.Namespace) -> list[str]:
 
     import eagle_kit as ek
     from eagle_kit.models.hf import VisionLanguageModel
+    from eagle_kit.testing.tiny_models import build_model
 
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    cls, config, processor = ARCHITECTURES[name](args.scale)
-    torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with device:
-            hf = cls(config)
-    finally:
-        torch.set_default_dtype(previous)
+    sizes = ARCHITECTURES[name](args.scale)
+    hf, processor = build_model(**sizes, dtype=dtype, device=device, seed=0)
     n_params = sum(p.numel() for p in hf.parameters())
     model = VisionLanguageModel(hf, processor, name=name)  # batch size: planned on a GPU
     image = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)

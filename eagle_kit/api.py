@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,104 @@ def _bind(
     return prepared, score_keep, model_like
 
 
+@dataclass
+class _Bound:
+    """A scorer bound to one image: what :func:`explain` and :func:`score_order` share.
+
+    The features are the image regions (ids ``0..R-1``; none when ``regions`` is ``None``)
+    followed by the prompt spans of ``text`` (ids ``R..R+S-1``; none when ``None``)."""
+
+    media: np.ndarray
+    regions: RegionSet | None
+    fill: Any
+    prepared: PreparedScorer
+    score_keep: Callable[[np.ndarray], np.ndarray]
+    model_like: bool
+    text: Any  # the bound prompt spans (text_regions.TextFeatures) or None
+
+    @classmethod
+    def of(
+        cls,
+        scorer: Any,
+        media: np.ndarray,
+        rs: RegionSet | None,
+        fill: Any,
+        targets: Any,
+        token_names: Sequence[str] | None,
+        model_options: dict[str, Any],
+        text: tuple[Any, Any] | None,
+    ) -> _Bound:
+        """Bind ``scorer`` with :func:`_bind`; ``text = (text_regions, text_baseline)``."""
+        prepared, score_keep, model_like = _bind(
+            scorer, media, rs, fill, targets, token_names, model_options, text
+        )
+        feats = getattr(prepared, "text_features", None) if text is not None else None
+        return cls(media, rs, fill, prepared, score_keep, model_like, feats)
+
+    @property
+    def n_image(self) -> int:
+        return 0 if self.regions is None else self.regions.n_regions
+
+    @property
+    def n_features(self) -> int:
+        return self.n_image + (0 if self.text is None else self.text.n_features)
+
+    def metadata(self) -> dict[str, Any]:
+        return dict(getattr(self.prepared, "metadata", {}) or {})
+
+    def evaluator(
+        self, cfg: SearchConfig, progress: Any, prepare_seconds: float, **options: Any
+    ) -> Evaluator:
+        """An :class:`Evaluator` over these features; ``cfg.batch_size`` or the scorer's own
+        ``batch_size`` (64 without either) images per call; ``options`` as for Evaluator."""
+        bs = cfg.batch_size or getattr(self.prepared, "batch_size", None) or 64
+        return Evaluator(
+            score_keep=self.score_keep,
+            n_regions=self.n_features,
+            batch_size=int(bs),
+            progress=progress,
+            prepare_seconds=prepare_seconds,
+            **options,
+        )
+
+    def split(self) -> dict[str, np.ndarray] | None:
+        """The three-way reading's probabilities (4 images) with prompt spans, else ``None``."""
+        if self.text is None:
+            return None
+        from .text_regions import split_probabilities
+
+        fill_img = fill_image(self.media, self.fill)
+        return split_probabilities(self.prepared, self.media, fill_img, self.text.n_features)
+
+    def explanation(
+        self,
+        record: SearchRecord,
+        cfg: SearchConfig,
+        targets: list[int],
+        tokens: list[str],
+        meta: dict[str, Any],
+        costs: dict[str, int | float],
+        *,
+        method: str = "eagle",
+        split: dict[str, np.ndarray] | None = None,
+    ) -> Explanation:
+        return _to_explanation(
+            self.media,
+            self.regions,
+            record,
+            cfg,
+            targets,
+            tokens,
+            self.prepared,
+            meta,
+            self.fill,
+            costs,
+            method=method,
+            text=self.text,
+            split=split,
+        )
+
+
 def _make_progress(progress: bool, total: int, desc: str) -> Any:
     """A bar that disappears when closed, also from saved notebooks (no widget state)."""
     if not progress:
@@ -180,12 +279,21 @@ def explain(
         regions: a :class:`RegionSet` or label map; by default ``segment(image, n_regions,
             segmentation)``; ``"none"`` for no image regions (the image stays whole: prompt
             spans only, with ``text_regions``).
-        text_regions: prompt spans as features too (Hugging Face models): ``"words"``,
+        text_regions: prompt spans as features too (Hugging Face models, and
+            :class:`eagle_kit.OpenAIScorer` in prompt-logprobs mode, which writes removed
+            spans into the prompt text and checks the server's tokens): ``"words"``,
             ``"sentences"`` or ``[(start, end), …]`` character offsets into the prompt (see
             :mod:`eagle_kit.text_regions`). They get feature ids after the image regions and
             the same objective and search rank them with the regions. A removed span's
             tokens are replaced in place by ``text_baseline`` (length, positions and answer
-            positions unchanged). The result also splits each token's probability into
+            positions unchanged). Features are whole tokens: automatic spans that share a
+            token are merged into one feature; explicit spans that share one are refused,
+            and one inside a token is widened to it (warned; the recorded offsets are what is
+            removed). ``prompt=`` puts the image first in the user turn; for the text
+            first pass ``messages=[{"role": "user", "content": [{"type": "text", "text":
+            q}, {"type": "image"}]}]`` (Hugging Face models): the offsets then index that
+            single text item; a user turn with several text items is refused (merge them
+            into one). The result also splits each token's probability into
             ``reliance_image``, ``reliance_prompt`` and ``reliance_prior``
             (:func:`eagle_kit.text_regions.reliance_split`; 4 extra inputs scored).
         text_baseline: the token that replaces a removed span's tokens: an id or a one-token
@@ -196,7 +304,7 @@ def explain(
             :func:`eagle_kit.targets.resolve_targets`, shared by every view), or ``None`` (a
             model's answer tokens, or every recorded token of a plain scorer).
         search: ``"fast"`` (default: lazy greedy with an early stop and a checked tail, about
-            6N images — under 10 % of exact's for 64 regions, within 1 % insertion AUC and
+            5N images — under 10 % of exact's for 64 regions, within 1 % insertion AUC and
             +0.005 deletion AUC of exact in ≥ 95 % of the benchmark's scenes; see the README's
             "Searches"), ``"efficient"`` (the reference's bidirectional greedy, ~1.4k
             evaluations for 64 regions; for comparability with it) or ``"exact"`` (N(N+1);
@@ -267,22 +375,17 @@ def explain(
     text_only = _check_features(regions, text_regions, text_baseline, allow_none=True)
     rs = None if text_only else _resolve_regions(regions, media, n_regions, segmentation)
     text = None if text_regions is None else (text_regions, text_baseline)
-    prepared, score_keep, model_like = _bind(
-        scorer, media, rs, fill, targets, token_names, model_options, text
-    )
+    bound = _Bound.of(scorer, media, rs, fill, targets, token_names, model_options, text)
+    prepared, feats = bound.prepared, bound.text
     t_prepare = time.perf_counter() - t_prepare
-    bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
-    feats = getattr(prepared, "text_features", None) if text is not None else None
-    n_image = 0 if rs is None else rs.n_regions
-    n = n_image + (0 if feats is None else feats.n_features)
-    meta = dict(getattr(prepared, "metadata", {}) or {})
+    n = bound.n_features
+    meta = bound.metadata()
     bar = _make_progress(progress, estimate_evaluations(n, cfg) + 2 * n, f"EAGLE {cfg.search}")
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    ev = Evaluator(
-        score_keep=score_keep,
-        n_regions=n,
-        batch_size=int(bs),
-        progress=bar,
+    ev = bound.evaluator(
+        cfg,
+        bar,
+        t_prepare,
         checkpoint=ckpt,
         fingerprint=fingerprint(
             media,
@@ -292,7 +395,6 @@ def explain(
             list(prepared.tokens or []),
             *(() if feats is None else (feats.spans, feats.baseline_id)),
         ),
-        prepare_seconds=t_prepare,
     )
     thread_scope = scoring_threads(scorer, threads)
     thread_scope.__enter__()
@@ -307,15 +409,11 @@ def explain(
                 f"{len(tokens)} token names were given but the scorer returns {n_tokens} "
                 f"probabilities per image."
             )
-        if not model_like:
+        if not bound.model_like:
             prepared.tokens = tokens  # type: ignore[misc]
-        tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
+        tgt = _resolve_targets(None if bound.model_like else targets, prepared, n_tokens)
         record = run_search(ev, n, np.asarray(tgt), cfg)
-        split = None
-        if feats is not None:
-            from .text_regions import split_probabilities
-
-            split = split_probabilities(prepared, media, fill_image(media, fill), feats.n_features)
+        split = bound.split()
     except KeyboardInterrupt as interrupt:
         if ckpt is not None:
             ev.save_checkpoint()
@@ -327,20 +425,7 @@ def explain(
         thread_scope.__exit__(None, None, None)  # the threads before explain
         if bar is not None:
             bar.close()
-    expl = _to_explanation(
-        media,
-        rs,
-        record,
-        cfg,
-        tgt,
-        tokens,
-        prepared,
-        meta,
-        fill,
-        _costs(ev),
-        text=feats,
-        split=split,
-    )
+    expl = bound.explanation(record, cfg, tgt, tokens, meta, _costs(ev), split=split)
     if attrs:
         expl.dataset.attrs.update({str(k): _attr(v) for k, v in attrs.items()})
     if ckpt is not None and (save_to is not None or keep_checkpoint):
@@ -410,23 +495,8 @@ def _to_explanation(
         token_ids=getattr(prepared, "token_ids", None),
         attrs=attrs,
         text=text,
+        split=split,  # the three-way reading; with prompt spans it sets reliance/modality
     )
-    if split is not None:
-        from .text_regions import reliance_split
-
-        image_part, prompt_part, prior_part = reliance_split(
-            split["p_full"], split["p_no_image"], split["p_no_prompt"], split["p_neither"]
-        )
-        for name, values in (
-            ("p_no_image", split["p_no_image"]),
-            ("p_no_prompt", split["p_no_prompt"]),
-            ("p_neither", split["p_neither"]),
-            ("reliance_image", image_part),
-            ("reliance_prompt", prompt_part),
-            ("reliance_prior", prior_part),
-        ):
-            ds[name] = (("token",), np.asarray(values, dtype=np.float64))
-        ds.attrs["reliance_split_images"] = 4
     seen = getattr(prepared, "seen", None)  # pixels the model's processor kept (crop)
     if seen is not None and not np.all(seen):
         ds["seen"] = (("y", "x"), np.asarray(seen, dtype=np.uint8))
@@ -475,17 +545,13 @@ def score_order(
     text_only = _check_features(regions, text_regions, text_baseline, allow_none=False)
     rs = None if text_only else _resolve_regions(regions, media, 0, "grid")
     text = None if text_regions is None else (text_regions, text_baseline)
-    prepared, score_keep, model_like = _bind(
-        scorer, media, rs, fill, targets, token_names, model_options, text
-    )
-    feats = getattr(prepared, "text_features", None) if text is not None else None
-    n_image = 0 if rs is None else rs.n_regions
-    n = n_image + (0 if feats is None else feats.n_features)
+    bound = _Bound.of(scorer, media, rs, fill, targets, token_names, model_options, text)
+    prepared, n_image, n = bound.prepared, bound.n_image, bound.n_features
     order_arr = np.asarray(order, dtype=np.int32)
     if sorted(order_arr.tolist()) != list(range(n)):
         what = (
             f"{n_image} image regions and {n - n_image} prompt spans"
-            if feats is not None
+            if bound.text is not None
             else "regions"
         )
         raise ValueError(
@@ -494,16 +560,9 @@ def score_order(
         )
     t_prepare = time.perf_counter() - t_prepare
     cfg = SearchConfig(search="exact", lambda1=lambda1, lambda2=lambda2, batch_size=batch_size)
-    bs = cfg.batch_size or getattr(prepared, "batch_size", None) or 64
     bar = _make_progress(progress, 2 * (n + 1), f"score {method}")
-    ev = Evaluator(
-        score_keep=score_keep,
-        n_regions=n,
-        batch_size=int(bs),
-        progress=bar,
-        prepare_seconds=t_prepare,
-        phase="curves",  # no search: every image completes the curves
-    )
+    # no search: every image completes the curves
+    ev = bound.evaluator(cfg, bar, t_prepare, phase="curves")
     t0 = time.perf_counter()
     try:
         ins, dele = _curves_along(ev, order_arr)
@@ -516,14 +575,10 @@ def score_order(
         raise ValueError(
             f"{len(tokens)} token names were given but the scorer returns {n_tokens} probabilities."
         )
-    if not model_like:
+    if not bound.model_like:
         prepared.tokens = tokens  # type: ignore[misc]
-    tgt = _resolve_targets(None if model_like else targets, prepared, n_tokens)
-    split = None
-    if feats is not None:
-        from .text_regions import split_probabilities
-
-        split = split_probabilities(prepared, media, fill_image(media, fill), feats.n_features)
+    tgt = _resolve_targets(None if bound.model_like else targets, prepared, n_tokens)
+    split = bound.split()
     record = SearchRecord(
         order=order_arr,
         insertion=ins,
@@ -532,22 +587,8 @@ def score_order(
         n_evaluations=ev.n_images,
         seconds=time.perf_counter() - t0,
     )
-    meta = dict(getattr(prepared, "metadata", {}) or {})
-    return _to_explanation(
-        media,
-        rs,
-        record,
-        cfg,
-        tgt,
-        tokens,
-        prepared,
-        meta,
-        fill,
-        _costs(ev),
-        method=method,
-        text=feats,
-        split=split,
-    )
+    meta = bound.metadata()
+    return bound.explanation(record, cfg, tgt, tokens, meta, _costs(ev), method=method, split=split)
 
 
 def score_saliency(

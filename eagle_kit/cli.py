@@ -83,6 +83,54 @@ def _run_settings(args: argparse.Namespace) -> Any:
     )
 
 
+def _check_text_baseline(args: argparse.Namespace, names: Any) -> None:
+    """Refuse a ``--text-baseline`` a model cannot use, before any sample is computed.
+
+    Each model's tokenizer and config (not its weights) are read and the baseline is checked
+    as the Hugging Face path does when it binds prompt spans
+    (:func:`eagle_kit.text_regions.map_spans`): one token of the vocabulary and not the
+    image/video placeholder. A model whose tokenizer cannot be read here is left to the run,
+    which records its load error.
+
+    Raises:
+        ValueError: the baseline is not one token, outside the vocabulary, or a placeholder.
+    """
+    given = getattr(args, "text_baseline", None)
+    if given is None or getattr(args, "text_regions", None) is None:
+        return
+    import warnings
+
+    from .models.hf import _config_id
+    from .models.loading import _resolve_source
+    from .text_regions import _baseline
+
+    baseline: int | str = int(given) if given.strip().isdigit() else given  # as the run reads it
+    for name in [names] if isinstance(names, str) else list(names):
+        try:
+            from transformers import AutoConfig, AutoProcessor
+
+            source, shown = _resolve_source(name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                processor = AutoProcessor.from_pretrained(source)
+                config = AutoConfig.from_pretrained(source)
+        except Exception:  # noqa: BLE001 - the run reports a model it cannot load
+            continue
+        tokenizer = getattr(processor, "tokenizer", processor)
+        forbidden = {
+            i
+            for i in (
+                _config_id(config, "image_token_id", "image_token_index"),
+                _config_id(config, "video_token_id", "video_token_index"),
+            )
+            if i is not None
+        }
+        try:
+            _baseline(tokenizer, baseline, forbidden)
+        except ValueError as err:
+            raise ValueError(f"--text-baseline {given!r} for model '{shown}': {err}") from None
+
+
 def _run_and_report(args: argparse.Namespace, samples: Any, models: Any, methods: Any) -> int:
     """Run into the store, print the summary and this run's metrics; the exit code."""
     from .runs import RunInterrupted, run
@@ -148,6 +196,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .runs import samples_from_images
 
     _run_settings(args)  # bad options fail before anything is read
+    _check_text_baseline(args, [args.model])  # a baseline the model cannot use: exit 2
     paths = _image_paths(args.images)
     samples = samples_from_images(
         [(os.path.normpath(str(p)), p) for p in paths],
@@ -163,6 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     _run_settings(args).check_text_methods(methods)  # before anything is read
+    _check_text_baseline(args, args.model)  # a baseline the model cannot use: exit 2
     samples = read_manifest(args.manifest)
     return _run_and_report(args, samples, args.model, methods)
 
@@ -188,14 +238,18 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     for f in files:
         e = ek.load_explanation(f)
         rows.append({"file": f.name, "answer": e.dataset.attrs.get("answer", ""), **e.metrics()})
-    keys = [k for k in rows[0] if k not in ("file", "answer")]
+    # explanations with prompt spans name their AUCs "..._features" (over the fraction of
+    # features): a folder mixing both kinds gets both columns, each empty where it does not apply
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    keys = [k for k in columns if k not in ("file", "answer")]
     target = Path(args.csv) if args.csv else folder / "metrics.csv"
-    write_csv(target, rows)  # csv module, UTF-8, rounded numbers, NaN as an empty field
+    write_csv(target, rows, columns=columns)  # csv module, UTF-8, rounded, NaN/None empty
     print(f"{len(rows)} explanations; per-file metrics in {target}")
     for k in keys:
-        vals = [r[k] for r in rows if not math.isnan(r[k])]
+        vals = [r[k] for r in rows if k in r and not math.isnan(r[k])]
         mean = sum(vals) / len(vals) if vals else float("nan")
-        print(f"  {k:<26} {mean:.4f}  (n={len(vals)})")
+        shown = f"{mean:.4f}" if vals else "n/a (undefined for every file)"
+        print(f"  {k:<26} {shown}  (n={len(vals)})")
     return 0
 
 
@@ -235,8 +289,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .report import explanation_page, write_report
 
     src = Path(args.explanation)
-    expl = ek.load_explanation(src)
     out = Path(args.out) if args.out else src.with_suffix(".html")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(
+            f"eagle-kit show writes an HTML page; got -o {out.name!r}. Use a .html name "
+            "(e.g. -o view.html); for a PDF/SVG/PNG figure use ek.plot.overlay(...) and "
+            "ek.plot.save(fig, 'figure.pdf') in Python."
+        )
+    expl = ek.load_explanation(src)
     write_report(out, f"EAGLE explanation — {src.name}", explanation_page(expl))
     print(f"wrote {out}")
     return 0
@@ -273,7 +333,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
             default=None,
             choices=["words", "sentences"],
             help="the prompt's words or sentences are features too, beside the image regions "
-            "(eagle only; see eagle_kit.explain)",
+            "(eagle and the region baselines; not llava_cam, tam; see eagle_kit.explain)",
         )
     if "--text-baseline" not in have:
         p.add_argument(

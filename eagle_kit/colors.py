@@ -7,7 +7,8 @@
   red = visual evidence.
 - :data:`PALETTE` — every other named colour: the insertion and deletion curves (bluish
   green and reddish purple from Okabe & Ito's colour-blind-safe set, distinct from the
-  prior/visual blue and red), ground truth, region outlines, unseen area, text.
+  prior/visual blue and red), ground truth, region outlines, unseen area, text; the prompt
+  part of the three-way split (orange) and "n/a" (mid grey: a token with no reading).
 
 Text drawn on a coloured chip is black or white, whichever contrasts more
 (:func:`text_color_for`; WCAG contrast ≥ 4.5:1 for every colour, see
@@ -34,6 +35,8 @@ __all__ = [
     "GAIN_COLORMAP",
     "NEUTRAL_RGB",
     "PALETTE",
+    "MODALITY_COLORS",
+    "modality_hex",
     "relative_luminance",
     "contrast_ratio",
     "text_color_for",
@@ -175,7 +178,26 @@ PALETTE: dict[str, str] = {
     "unseen": "#808080",
     "text": "#1f1f1f",
     "muted": "#555555",
+    "prompt": "#e69f00",
+    "na": "#bdbdbd",
 }
+
+#: Chip colour of each token label (:meth:`eagle_kit.Explanation.modality`) in the views of
+#: explanations with prompt spans, where the label comes from the three-way split: image
+#: (red), prompt (orange), language prior (blue), mixed (light grey), and "n/a" (mid grey:
+#: no reading, e.g. no split recorded) — never a colour of evidence.
+MODALITY_COLORS: dict[str, str] = {
+    "visual": PALETTE["visual"],
+    "prompt": PALETTE["prompt"],
+    "prior": PALETTE["prior"],
+    "mixed": PALETTE["neutral"],
+    "n/a": PALETTE["na"],
+}
+
+
+def modality_hex(label: str) -> str:
+    """``#rrggbb`` of a token label (:data:`MODALITY_COLORS`; unknown labels read as "n/a")."""
+    return MODALITY_COLORS.get(str(label), PALETTE["na"])
 
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:

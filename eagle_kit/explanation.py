@@ -17,10 +17,13 @@ deletion                  (step, token)          p(token) with the first k regio
 objective                 (step)                 F of the first k regions
 is_target                 (token)                1 where the token is in the objective
 p_full, p_black           (token)                p(token) on the full and the black image
-reliance                  (token)                visual reliance I_t (METHOD §6); NaN for
-                                                 text-only explanations (no image region)
-modality                  (token)                "prior", "visual" or "mixed"; "n/a" for
-                                                 text-only explanations
+reliance                  (token)                image-only explanations: visual reliance
+                                                 I_t (METHOD §6); with prompt span features:
+                                                 ``reliance_image`` (NaN without the split)
+modality                  (token)                "prior", "visual" or "mixed" (image only);
+                                                 with prompt spans "visual", "prompt",
+                                                 "prior", "mixed" from the split, "n/a"
+                                                 without it (see :func:`token_reading`)
 seen (optional)           (y, x)                 uint8, 1 where the model saw the pixel, 0 where
                                                  its processor cropped it out (absent = all seen)
 baseline_values (opt.)    (region)               a baseline's raw value per region
@@ -41,7 +44,12 @@ same ``region`` dimension, after the image regions, with coordinates ``region_ki
 ``region_start``/``region_end`` (character offsets into the prompt, −1 for image regions);
 rows marked (text) above exist only then. A span covers no pixel: its ``region_area`` is 0,
 so ``area`` (the revealed *image* area) stays flat on the steps that add a span, and curves
-against the share of features use ``feature_fraction``. The image metrics and maps read
+against the share of features use ``feature_fraction``. The token reading changes with text
+features (:func:`token_reading`): ``I_t`` integrates ``p_t`` over the image area, where a
+span adds zero width, so a jump caused by a span inserted before the image regions would count
+in full as visual; ``reliance`` and ``modality`` then come from the three-way split instead,
+and the insertion/deletion AUCs integrate over ``feature_fraction``
+(:func:`eagle_kit.metrics.curve_x`). The image metrics and maps read
 ``area`` and ``labels`` (image regions only); with no image region (``regions="none"``)
 ``labels`` is −1 everywhere and ``area`` equals ``feature_fraction``.
 
@@ -100,7 +108,19 @@ __all__ = [
 PRIOR_MAX_RELIANCE = 0.1  #: I_t below this and p(black) >= PRIOR_MIN_P_BLACK → "prior"
 PRIOR_MIN_P_BLACK = 0.5
 VISUAL_MIN_RELIANCE = 0.3  #: I_t at or above this → "visual"; anything else → "mixed"
-NO_MODALITY = "n/a"  #: modality of every token of a text-only explanation (no image feature)
+#: modality of a token whose reading is undefined: an explanation with prompt span features
+#: but without the three-way split (no ``reliance_image`` … in its dataset)
+NO_MODALITY = "n/a"
+# The label of explanations with prompt span features, from the three-way split of p_full
+# (image / prompt / prior parts, probability, signed): the largest part names the token when
+# it holds at least SPLIT_MIN_SHARE of p_full and at least SPLIT_MIN_PART in probability;
+# otherwise "mixed".
+SPLIT_MIN_SHARE = 0.5
+SPLIT_MIN_PART = 0.1
+#: Every modality label: image-only explanations use the first three (METHOD §6 thresholds),
+#: explanations with prompt spans "visual", "prompt", "prior", "mixed" (or "n/a").
+MODALITIES: tuple[str, ...] = ("prior", "visual", "mixed", "prompt", NO_MODALITY)
+_SPLIT_NAMES = ("reliance_image", "reliance_prompt", "reliance_prior")
 
 #: The two maps of METHOD §5: ``"rank"`` (the paper's: change still to come after a region,
 #: in [0, 1]) and ``"gain"`` (a region's marginal effect along the order, signed, in
@@ -244,6 +264,80 @@ def modality_labels(reliance: np.ndarray, p_black: np.ndarray) -> np.ndarray:
     return out.astype(str)
 
 
+def split_modality_labels(
+    image: np.ndarray, prompt: np.ndarray, prior: np.ndarray, p_full: np.ndarray
+) -> np.ndarray:
+    """Label each token by the three-way split of ``p_full`` (explanations with prompt spans).
+
+    The largest of the three parts names the token — ``"visual"`` (image), ``"prompt"``
+    (the prompt spans) or ``"prior"`` (neither: the language prior of the answer so far) —
+    when it is at least :data:`SPLIT_MIN_SHARE` (½) of ``p_full`` and at least
+    :data:`SPLIT_MIN_PART` (0.1) in probability; otherwise ``"mixed"``. ``"n/a"`` where a
+    part is NaN.
+
+    Args:
+        image, prompt, prior: ``(T,)`` the parts (:func:`eagle_kit.text_regions.reliance_split`).
+        p_full: ``(T,)`` their sum, p(token) with everything kept.
+
+    Returns:
+        ``(T,)`` str array.
+    """
+    parts = np.stack([np.asarray(v, dtype=np.float64) for v in (image, prompt, prior)])
+    full = np.asarray(p_full, dtype=np.float64)
+    bad = np.isnan(parts).any(axis=0) | np.isnan(full)
+    safe = np.nan_to_num(parts, nan=-np.inf)
+    top = safe.argmax(axis=0)
+    best = safe.max(axis=0)
+    names = np.array(["visual", "prompt", "prior"], dtype=object)
+    out = np.where(
+        (best >= SPLIT_MIN_SHARE * full) & (best >= SPLIT_MIN_PART), names[top], "mixed"
+    ).astype(object)
+    out[bad] = NO_MODALITY
+    return out.astype(str)
+
+
+def has_text_features(ds: xr.Dataset) -> bool:
+    """Whether a dataset holds prompt span features (``region_kind`` "text")."""
+    return "region_kind" in ds.coords and bool(
+        np.any(np.asarray(ds["region_kind"].values).astype(str) == "text")
+    )
+
+
+def token_reading(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """``(reliance, modality)`` of every recorded token, each ``(T,)`` (METHOD §6).
+
+    * Image regions only: ``reliance`` is the visual reliance
+      ``I_t = AUC(area, p_t) − min_k p_t`` and ``modality`` the METHOD §6 label
+      ("prior" when ``I_t`` < 0.1 and ``p(black)`` ≥ 0.5, "visual" when ``I_t`` ≥ 0.3, else
+      "mixed") — the values stored in the dataset.
+    * With prompt span features (joint or text only): the area integral is not used (a span
+      adds zero image area, so a jump caused by a span inserted early would count in full as
+      visual). ``reliance`` is ``reliance_image``, the image's share of ``p_full`` in the
+      three-way split (probability, signed), and ``modality`` is
+      :func:`split_modality_labels` of the split. Without the split variables both are
+      undefined: NaN and ``"n/a"``.
+    """
+    t = ds.sizes["token"]
+    if not has_text_features(ds):
+        return ds["reliance"].values.astype(np.float64), np.array(
+            [str(m) for m in ds["modality"].values]
+        )
+    if not all(name in ds for name in _SPLIT_NAMES):
+        return np.full(t, np.nan), np.full(t, NO_MODALITY)
+    image, prompt, prior = (ds[name].values.astype(np.float64) for name in _SPLIT_NAMES)
+    return image.copy(), split_modality_labels(image, prompt, prior, ds["p_full"].values)
+
+
+def refresh_token_reading(ds: xr.Dataset) -> xr.Dataset:
+    """Set ``reliance``/``modality`` of a dataset with prompt spans from
+    :func:`token_reading` (files saved by earlier versions stored the area integral)."""
+    if has_text_features(ds):
+        reliance, modality = token_reading(ds)
+        ds["reliance"] = (("token",), reliance)
+        ds["modality"] = (("token",), modality)
+    return ds
+
+
 def build_dataset(
     *,
     image: np.ndarray,
@@ -257,11 +351,15 @@ def build_dataset(
     token_ids: Sequence[int] | None,
     attrs: dict[str, Any],
     text: Any = None,
+    split: dict[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Assemble the schema above from a search's record.
 
     ``regions`` may be ``None`` when ``text`` (:class:`eagle_kit.text_regions.TextFeatures`)
-    gives every feature."""
+    gives every feature. ``split``: the four probabilities of
+    :func:`eagle_kit.text_regions.split_probabilities` (``p_full``, ``p_no_image``,
+    ``p_no_prompt``, ``p_neither``), stored with the three-way reading they give; with text
+    features ``reliance``/``modality`` come from it (:func:`token_reading`)."""
     n_image = 0 if regions is None else regions.n_regions
     n_text = 0 if text is None else text.n_features
     n = n_image + n_text
@@ -282,10 +380,10 @@ def build_dataset(
     is_target = np.zeros(t, dtype=np.int8)
     is_target[list(targets)] = 1
     p_black, p_full = insertion[0], insertion[-1]
-    if n_image:
+    if n_image and text is None:
         reliance = visual_reliance_curve(area, insertion)
         modality = modality_labels(reliance, p_black)
-    else:  # no image feature was removed: visual reliance is undefined (METHOD §6)
+    else:  # prompt spans: set from the three-way split below (token_reading)
         reliance = np.full(t, np.nan)
         modality = np.full(t, NO_MODALITY)
     ids = np.asarray(token_ids if token_ids is not None else [-1] * t, dtype=np.int64)
@@ -334,6 +432,18 @@ def build_dataset(
             ),
         )
         ds["feature_fraction"] = (("step",), feature_fraction)
+        if split is not None:
+            from .text_regions import reliance_split
+
+            parts = reliance_split(
+                split["p_full"], split["p_no_image"], split["p_no_prompt"], split["p_neither"]
+            )
+            for name in ("p_no_image", "p_no_prompt", "p_neither"):
+                ds[name] = (("token",), np.asarray(split[name], dtype=np.float64))
+            for name, values in zip(_SPLIT_NAMES, parts, strict=True):
+                ds[name] = (("token",), np.asarray(values, dtype=np.float64))
+            attrs = {**attrs, "reliance_split_images": 4}
+        refresh_token_reading(ds)
         attrs = {
             **attrs,
             "text_baseline_id": int(text.baseline_id),
@@ -690,28 +800,30 @@ class Explanation:
         return np.where(m[..., None], self.image, 0).astype(np.uint8)
 
     def reliance(self) -> np.ndarray:
-        """Visual reliance ``I_t`` of every recorded token, ``(T,)`` (METHOD §6).
+        """How much each recorded token rests on the image, ``(T,)`` (METHOD §6).
 
-        ``I_t = AUC(area, p_t) − min_k p_t`` against the revealed *image* area. Text-only
-        explanations (``regions="none"``) remove no image feature: ``I_t`` is undefined and
-        every value is NaN; read :func:`eagle_kit.text_regions.reliance_split`
-        (``reliance_image``/``reliance_prompt``/``reliance_prior`` in the dataset) instead.
-        Joint image + prompt explanations: the area axis advances only on image regions
-        (a prompt span adds zero width), so the AUC integrates over the image area, but each
-        point of ``p_t`` also holds the prompt spans inserted before it along the shared
-        order; ``I_t`` then mixes both and the three-way reading is the one to quote for
-        "how much rests on the image".
+        Image regions only: the visual reliance ``I_t = AUC(area, p_t) − min_k p_t`` against
+        the revealed image area (the paper's; unchanged).
+
+        With prompt span features (joint or text only) the area integral is not used: a span
+        adds zero image area, so a jump of ``p_t`` caused by a span inserted before the image
+        regions would count in full. The value is then ``reliance_image``, the image's part
+        of ``p_full`` in the three-way split (:func:`eagle_kit.text_regions.reliance_split`;
+        probability units, signed; the prompt's and the prior's parts are
+        ``reliance_prompt``/``reliance_prior`` in the dataset). NaN when the dataset has no
+        split. See :func:`token_reading`.
         """
-        if self.n_image_regions == 0:
-            return np.full(self.dataset.sizes["token"], np.nan)
-        return self.dataset["reliance"].values
+        return token_reading(self.dataset)[0]
 
     def modality(self) -> list[str]:
-        """ "prior" / "visual" / "mixed" per recorded token (METHOD §6); ``"n/a"`` for every
-        token of a text-only explanation (see :meth:`reliance`)."""
-        if self.n_image_regions == 0:
-            return [NO_MODALITY] * self.dataset.sizes["token"]
-        return [str(s) for s in self.dataset["modality"].values]
+        """The reading of each recorded token (METHOD §6).
+
+        Image regions only: ``"prior"`` / ``"visual"`` / ``"mixed"`` from ``I_t`` and
+        ``p(black)``. With prompt span features: the largest part of the three-way split —
+        ``"visual"``, ``"prompt"`` or ``"prior"`` — when it holds at least half of ``p_full``
+        and at least 0.1 in probability, else ``"mixed"`` (:func:`split_modality_labels`);
+        ``"n/a"`` without the split."""
+        return [str(s) for s in token_reading(self.dataset)[1]]
 
     def overlay(
         self,
@@ -818,7 +930,8 @@ class Explanation:
                     f"  {tok!r:>14} {d['p_full'].values[i]:.3f} = {d['reliance_image'].values[i]:+.3f}"
                     f" {d['reliance_prompt'].values[i]:+.3f} {d['reliance_prior'].values[i]:+.3f}"
                 )
-        lines.append("tokens (reliance, modality):")
+        what = "image share" if has_text_features(self.dataset) else "visual reliance I_t"
+        lines.append(f"tokens ({what}, modality):")
         for i, tok in enumerate(self.tokens):
             lines.append(f"  {tok!r:>14} {rel[i]:6.3f}  {mod[i]}")
         for k, v in self.metrics().items():
@@ -880,28 +993,78 @@ class Explanation:
         return Explorer(self, **kwargs)
 
     def caption_html(self) -> str:
-        """The recorded tokens as HTML, coloured by visual reliance (blue prior → red visual)."""
+        """The recorded tokens as HTML chips, coloured by their reading (:meth:`reliance`,
+        :meth:`modality`).
+
+        Image regions only: the visual reliance scale (blue prior → red visual). With prompt
+        span features: the colour of the token's label from the three-way split
+        (:data:`eagle_kit.colors.MODALITY_COLORS`: image red, prompt orange, prior blue, mixed
+        light grey), each chip's hover stating the three parts. A token with no reading
+        ("n/a") is the neutral "n/a" grey, never a colour of evidence.
+        """
+        from .colors import modality_hex
+
         rel = self.reliance()
+        mod = self.modality()
+        split = has_text_features(self.dataset)
+        d = self.dataset
         spans = []
         for i, tok in enumerate(self.tokens):
-            colour = diverging_hex(float(rel[i]))
+            if split or mod[i] == NO_MODALITY or not np.isfinite(rel[i]):
+                colour = modality_hex(mod[i])
+            else:
+                colour = diverging_hex(float(rel[i]))
             ink = text_color_for(colour)  # black or white: contrast >= 4.5:1 on any chip
             weight = "700" if i in self.targets else "400"
+            what = "reliance on the image (split)" if split else "reliance"
+            shown = f"{rel[i]:.3f}" if np.isfinite(rel[i]) else "n/a"
             title = (
-                f"reliance {rel[i]:.3f}; p(black) {self.dataset['p_black'].values[i]:.3f}; "
-                f"p(full) {self.dataset['p_full'].values[i]:.3f}"
+                f"{what} {shown} ({mod[i]}); p(black) {d['p_black'].values[i]:.3f}; "
+                f"p(full) {d['p_full'].values[i]:.3f}"
             )
-            if "reliance_image" in self.dataset:
-                d = self.dataset
+            if "reliance_image" in d:
                 title += (
                     f"; rests on image {d['reliance_image'].values[i]:+.3f}, prompt "
                     f"{d['reliance_prompt'].values[i]:+.3f}, prior {d['reliance_prior'].values[i]:+.3f}"
                 )
             spans.append(
-                f'<span title="{html.escape(title)}" style="background:{colour};padding:1px 3px;'
+                f'<span title="{html.escape(title)}" data-modality="{html.escape(mod[i])}" '
+                f'style="background:{colour};padding:1px 3px;'
                 f'border-radius:3px;font-weight:{weight};color:{ink}">{html.escape(tok)}</span>'
             )
         return " ".join(spans)
+
+    def caption_legend_html(self) -> str:
+        """The legend of :meth:`caption_html`'s colours, naming what each colour means here."""
+        from .colors import MODALITY_COLORS
+
+        def key(label: str, text: str) -> str:
+            return (
+                f'<span style="display:inline-block;width:10px;height:10px;border-radius:2px;'
+                f"background:{MODALITY_COLORS[label]};border:1px solid #888;"
+                f'vertical-align:middle"></span> {html.escape(text)}'
+            )
+
+        na = key(NO_MODALITY, "n/a: no reading")
+        if has_text_features(self.dataset):
+            keys = [
+                key("visual", "image"),
+                key("prompt", "prompt"),
+                key("prior", "language prior"),
+                key("mixed", "mixed"),
+                na,
+            ]
+            return (
+                '<div class="ek-caption-legend" style="font-size:11px;color:#555">colour: what '
+                "p(token) rests on (three-way split; largest part ≥ ½ p(full)) — "
+                + " · ".join(keys)
+                + "</div>"
+            )
+        extra = f" · {na}" if NO_MODALITY in self.modality() else ""
+        return (
+            '<div class="ek-caption-legend" style="font-size:11px;color:#555">colour: visual '
+            f"reliance I_t — blue = language prior, red = visual evidence{extra}</div>"
+        )
 
     def prompt_html(self, tokens: Any = None, *, kind: str | None = None) -> str:
         """The prompt as HTML, each span feature coloured by its value (:meth:`text_values`,
@@ -953,8 +1116,11 @@ class Explanation:
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         b64 = base64.b64encode(buf.getvalue()).decode()
+        from .metrics import metric_label
+
         rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in self.metrics().items()
+            f'<tr><td title="{html.escape(k)}">{html.escape(metric_label(k))}</td><td>{v:.4f}</td></tr>'
+            for k, v in self.metrics().items()
         )
         a = self.dataset.attrs
         head = self.prompt_html() or html.escape(str(a.get("prompt", "")))
@@ -965,7 +1131,7 @@ class Explanation:
             f"<div><div><b>EAGLE explanation</b> — {self.n_regions} regions, {self.n_evaluations} evaluations</div>"
             f'<div style="color:#555">{head}</div>'
             f'<div style="margin:8px 0;line-height:1.9">{self.caption_html()}</div>'
-            '<div style="font-size:11px;color:#555">colour: blue = language prior, red = visual evidence</div>'
+            f"{self.caption_legend_html()}"
             f'<table style="margin-top:6px">{rows}</table></div></div>'
         )
 
@@ -1026,7 +1192,8 @@ def load_explanation(path: str | os.PathLike) -> Explanation:
     except Exception:  # noqa: BLE001 - h5py/zarr/xarray each raise their own kinds
         raise ValueError(expected + ".") from None
     try:
-        return Explanation(decode_text(ds))
+        # files of earlier versions stored the area integral for prompt-span explanations
+        return Explanation(refresh_token_reading(decode_text(ds)))
     except ValueError as err:
         raise ValueError(f"{expected} ({err})") from None
 

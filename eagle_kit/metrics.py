@@ -7,6 +7,14 @@ Every metric takes one :class:`~eagle_kit.Explanation` (→ a number) or a seque
 probability over them), ``"all"``, ``"sensitive"`` (tokens with ``p(full) − p(black) > 0.2``),
 or anything ``explain(targets=...)`` takes — indices, whole words, phrases, ``(word, k)``
 occurrences — resolved by the same rule (:func:`eagle_kit.targets.resolve_targets`).
+
+Curve x axis (:func:`curve_x`): explanations of image regions integrate over the revealed
+image area (METHOD §8, the paper's; unchanged). Explanations with prompt span features
+integrate over ``feature_fraction`` (k/N, every feature one step): a span covers no pixel, so
+over image area a jump caused by a span inserted first would count in full and an order that
+puts text first would win. Their figures are named apart — ``insertion_auc_features``,
+``deletion_auc_features`` in :func:`summary` (hence in ``ek.evaluate`` tables), "insertion AUC
+(over features)" in labels (:func:`metric_label`) — so they never average with area AUCs.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import numpy as np
 from .explanation import Explanation, attribution_values, visual_reliance_curve
 
 __all__ = [
+    "curve_x",
+    "curve_x_name",
+    "metric_label",
     "insertion_auc",
     "deletion_auc",
     "highest_confidence",
@@ -77,33 +88,92 @@ def _curve(expl: Explanation, kind: str, tokens: Any) -> np.ndarray | None:
     return expl.curve(kind, tokens)
 
 
-def insertion_auc(expl: Any, tokens: Any = None) -> float:
-    """Area under the insertion curve: x = revealed area (0 … 1), y = p with those regions kept.
+def curve_x_name(expl: Explanation) -> str:
+    """``"area"`` (image regions only) or ``"features"`` (with prompt span features): the x
+    axis the curve metrics of ``expl`` integrate over (see the module docstring)."""
+    return "features" if bool(np.any(expl.region_kind == "text")) else "area"
 
-    Higher is better. NaN when ``tokens="sensitive"`` and the explanation has none.
+
+def curve_x(expl: Explanation) -> np.ndarray:
+    """The x axis ``(N+1,)`` of the insertion/deletion AUCs, 0 … 1: the revealed image area
+    ``area`` for explanations of image regions (METHOD §8), ``feature_fraction`` (k/N) for
+    explanations with prompt span features (a span adds no image area)."""
+    if curve_x_name(expl) == "features":
+        return expl.dataset["feature_fraction"].values.astype(np.float64)
+    return expl.dataset["area"].values.astype(np.float64)
+
+
+_LABELS = {
+    "insertion_auc": "insertion AUC",
+    "deletion_auc": "deletion AUC",
+    "highest_confidence": "highest confidence",
+}
+
+
+def metric_label(name: str) -> str:
+    """Display label of a :func:`summary` key: ``"insertion_auc_features_sensitive"`` →
+    ``"insertion AUC (over features), sensitive tokens"``; area AUCs read
+    ``"insertion AUC (over area)"``."""
+    base, extra = str(name), []
+    if base.endswith("_sensitive"):
+        base, extra = base[: -len("_sensitive")], ["sensitive tokens"]
+    over = ""
+    if base.endswith("_features"):
+        base, over = base[: -len("_features")], " (over features)"
+    elif base in ("insertion_auc", "deletion_auc"):
+        over = " (over area)"
+    label = _LABELS.get(base, base.replace("_", " ")) + over
+    return ", ".join([label, *extra])
+
+
+def insertion_auc(expl: Any, tokens: Any = None) -> float:
+    """Area under the insertion curve, y = p with the first k features kept.
+
+    x = revealed image area (0 … 1; METHOD §8) for image regions; x = ``feature_fraction``
+    (k/N) for explanations with prompt span features (:func:`curve_x`). A list of
+    explanations mixing the two axes is refused. Higher is better. NaN when
+    ``tokens="sensitive"`` and the explanation has none.
+
+    Raises:
+        ValueError: a list mixes explanations with and without prompt span features.
     """
     many = _many(expl)
     if many is not None:
+        _same_axis(many)
         return _mean([insertion_auc(e, tokens) for e in many])
     y = _curve(expl, "insertion", tokens)
     if y is None:
         return float("nan")
-    return float(np.trapezoid(y, expl.dataset["area"].values))
+    return float(np.trapezoid(y, curve_x(expl)))
 
 
 def deletion_auc(expl: Any, tokens: Any = None) -> float:
-    """Area under the deletion curve: x = 1 − removed area, y = p with those regions removed.
+    """Area under the deletion curve: x = 1 − removed fraction, y = p with the first k
+    features removed; the fraction is of the image area, or of the features with prompt
+    span features (:func:`curve_x`). Lower is better.
 
-    Lower is better.
+    Raises:
+        ValueError: a list mixes explanations with and without prompt span features.
     """
     many = _many(expl)
     if many is not None:
+        _same_axis(many)
         return _mean([deletion_auc(e, tokens) for e in many])
     y = _curve(expl, "deletion", tokens)
     if y is None:
         return float("nan")
-    x = 1.0 - expl.dataset["area"].values  # 1 → 0
+    x = 1.0 - curve_x(expl)  # 1 → 0
     return float(np.trapezoid(y[::-1], x[::-1]))
+
+
+def _same_axis(many: list[Explanation]) -> None:
+    axes = {curve_x_name(e) for e in many}
+    if len(axes) > 1:
+        raise ValueError(
+            "These explanations integrate over different axes: image regions over the image "
+            "area, those with prompt span features over the fraction of features; their AUCs do "
+            "not average. Pass the two kinds separately."
+        )
 
 
 def highest_confidence(expl: Explanation, tokens: Any = None) -> float:
@@ -121,7 +191,12 @@ def average_highest_confidence(expl: Any, tokens: Any = None) -> float:
 
 
 def visual_reliance(expl: Explanation) -> np.ndarray:
-    """Visual reliance ``I_t = AUC(area, p_t) − min_k p_t`` for every recorded token."""
+    """Visual reliance of every recorded token, ``(T,)``: ``I_t = AUC(area, p_t) − min_k p_t``
+    for image regions (METHOD §6); with prompt span features, the image's part of the
+    three-way split, as :meth:`eagle_kit.Explanation.reliance` (never the area integral,
+    where a span adds no width)."""
+    if curve_x_name(expl) == "features":
+        return expl.reliance()
     d = expl.dataset
     return visual_reliance_curve(d["area"].values, d["insertion"].values)
 
@@ -327,7 +402,12 @@ def max_location(
     # the maximum can be a tie: the earliest-ranked of the tied regions is the top one
     rank = np.empty(expl.n_regions, dtype=np.int64)
     rank[expl.order] = np.arange(expl.n_regions)
-    tied = np.flatnonzero(values >= values.max() - 1e-12)
+    # the map lives on the image: with prompt spans, the top region is the top image region
+    # (as the paper reading's pixel map has it)
+    image = np.flatnonzero(np.asarray(expl.region_kind) == "image")
+    if image.size == 0:
+        raise ValueError("This explanation has only prompt spans: its map has no maximum.")
+    tied = image[values[image] >= values[image].max() - 1e-12]
     top = int(tied[np.argmin(rank[tied])])
     inside = expl.labels == top
     if sigma > 0:
@@ -387,7 +467,11 @@ def mitigate(
     max_area: float | None = 1.0,
     match: Callable[[str, str], bool] | None = None,
 ) -> Correction:
-    """Remove the lowest-ranked regions one at a time until the answer matches ``label``.
+    """Remove the lowest-ranked image regions one at a time until the answer matches ``label``.
+
+    Only image regions are removed (METHOD §7 corrects by removing image regions): prompt
+    span features of the explanation are skipped — the prompt stays intact — and
+    ``n_removed`` counts image regions, in the order the explanation ranks them.
 
     METHOD §7: first regenerate on the unmodified image (``r = 0``: a sample already right
     counts area 0), then keep the top ``N − r`` regions (black elsewhere) for ``r = 1 … N−1``,
@@ -455,14 +539,25 @@ def mitigate(
         def match(a: str, b: str) -> bool:
             return _first_word(a) == _first_word(b)
 
-    n = expl.n_regions
+    # image regions only, in the explanation's order: prompt spans are never removed here
+    kinds = expl.region_kind
+    order = [int(i) for i in expl.order if kinds[int(i)] == "image"]
+    n = len(order)
     area = expl.dataset["region_area"].values
+    labels = expl.labels
     answers: list[str] = []
-    for r in range(n):
-        removed_area = float(area[expl.order[n - r :]].sum()) if r else 0.0
+    for r in range(max(n, 1)):
+        removed_area = float(area[order[n - r :]].sum()) if r else 0.0
         if removed_area > max_area + 1e-12:
             break
-        text = answer_fn(expl.image if r == 0 else expl.masked_image(n - r, "insertion"))
+        if r == 0:
+            img = expl.image
+        else:
+            keep = np.zeros(expl.n_regions, dtype=bool)
+            keep[order[: n - r]] = True
+            shown = np.where(labels >= 0, keep[np.clip(labels, 0, None)], True)
+            img = np.where(shown[..., None], expl.image, 0).astype(np.uint8)
+        text = answer_fn(img)
         if not isinstance(text, str):
             raise TypeError(
                 f"the answer callable must return the answer text as a str; it returned "
@@ -564,11 +659,23 @@ def rank_correlation(a: Any, b: Any) -> float:
 
 def summary(expl: Any) -> dict[str, float]:
     """The headline figures: insertion/deletion AUC (targets and sensitive tokens), highest
-    confidence."""
+    confidence.
+
+    Keys: ``insertion_auc``, ``deletion_auc``, ``highest_confidence``,
+    ``insertion_auc_sensitive``, ``deletion_auc_sensitive`` for image regions (AUCs over image
+    area); with prompt span features the AUC keys end in ``_features`` instead
+    (``insertion_auc_features``, …, ``deletion_auc_features_sensitive``: over the fraction of
+    features, :func:`curve_x`). :func:`metric_label` gives the display label of a key.
+    """
+    many = _many(expl)
+    first = expl if many is None else many[0]
+    if many is not None:
+        _same_axis(many)
+    tag = "_features" if curve_x_name(first) == "features" else ""
     return {
-        "insertion_auc": insertion_auc(expl),
-        "deletion_auc": deletion_auc(expl),
+        f"insertion_auc{tag}": insertion_auc(expl),
+        f"deletion_auc{tag}": deletion_auc(expl),
         "highest_confidence": average_highest_confidence(expl),
-        "insertion_auc_sensitive": insertion_auc(expl, "sensitive"),
-        "deletion_auc_sensitive": deletion_auc(expl, "sensitive"),
+        f"insertion_auc{tag}_sensitive": insertion_auc(expl, "sensitive"),
+        f"deletion_auc{tag}_sensitive": deletion_auc(expl, "sensitive"),
     }

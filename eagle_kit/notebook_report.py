@@ -5,7 +5,9 @@
 - ``NAME.ipynb`` — the executed notebook (outputs included);
 - ``NAME.html`` — a self-contained page of it (nbconvert) in which every figure shows
   without network: images are inline, plotly charts carry plotly.js once per page (not
-  from a CDN), widgets show their static view, and no script is fetched from the network;
+  from a CDN), eagle_kit widgets are drawn from the saved widget state by a small runtime in
+  the page (plotly.js, if an Explorer uses it, once too), other widgets show their static
+  view, and no script is fetched from the network;
 - ``figures/`` — every image the notebook displayed (PNG/SVG), ``cellNN-K``: the K-th
   image of the notebook's NN-th cell (1-based, markdown cells counted);
 - whatever the notebook wrote to its ``out_dir`` parameter (set to this folder): figure
@@ -18,7 +20,9 @@
 
 Parameters follow papermill's ``-p`` rule (:func:`parse_parameter`): ``3`` is an int,
 ``0.5`` a float, ``True``/``False``/``None`` those constants, anything else — ``"0,-1"``
-too — a string for the notebook to parse. A failing cell stops the run with
+too — a string for the notebook to parse. Names, types and the rule a parameter's help ends
+with (``[50..1200]``, ``{"fast", "exact"}``: :func:`parameter_rule`) are checked before
+anything runs (:func:`check_parameters`). A failing cell stops the run with
 :class:`NotebookFailed`, whose one-line message names the notebook and the cell; the
 partial report (executed notebook, HTML, figures) is written first.
 """
@@ -39,6 +43,8 @@ __all__ = [
     "run_report",
     "parse_parameter",
     "parse_parameters",
+    "check_parameters",
+    "parameter_rule",
     "export_html",
     "ReportResult",
     "NotebookFailed",
@@ -147,16 +153,77 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
+#: a range at the end of a parameter's help: ``[50..1200]``, ``[1..]``, ``[0.5..0.999]``
+_RANGE = re.compile(
+    r"\[\s*(?P<lo>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)?\s*\.\.\s*"
+    r"(?P<hi>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)?\s*\]\s*$"
+)
+#: choices at the end of a parameter's help: ``{"slico", "grid", "none"}`` (JSON strings)
+_CHOICES = re.compile(r"\{(?P<items>\s*\"[^{}]*\")\s*\}\s*$")
+
+
+def parameter_rule(help_text: str) -> tuple[str, Any] | None:
+    """The value rule a parameter's help ends with, or None.
+
+    ``[lo..hi]`` (either end may be left out) bounds a number, both ends included;
+    ``{"a", "b", ""}`` lists the values a text parameter takes (JSON strings).
+
+    >>> parameter_rule("resolution of the PNG figures [50..1200]")
+    ('range', (50.0, 1200.0))
+    >>> parameter_rule('the search {"fast", "exact"}')
+    ('choices', ['fast', 'exact'])
+    """
+    text = str(help_text or "")
+    match = _RANGE.search(text)
+    if match:
+        lo, hi = match.group("lo"), match.group("hi")
+        return "range", (float(lo) if lo else None, float(hi) if hi else None)
+    match = _CHOICES.search(text)
+    if match:
+        try:
+            items = json.loads(f"[{match.group('items')}]")
+        except json.JSONDecodeError:
+            return None
+        if all(isinstance(i, str) for i in items):
+            return "choices", items
+    return None
+
+
+def _rule_error(rule: tuple[str, Any], value: Any) -> str | None:
+    """Why ``value`` breaks ``rule`` (a phrase), or None when it keeps it."""
+    kind, arg = rule
+    if kind == "range":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None  # the type check speaks for non-numbers
+        lo, hi = arg
+        if not ((lo is None or value >= lo) and (hi is None or value <= hi)) or value != value:
+            fmt = "{:g}".format
+            where = (
+                f"between {fmt(lo)} and {fmt(hi)}"
+                if lo is not None and hi is not None
+                else (f">= {fmt(lo)}" if lo is not None else f"<= {fmt(hi)}")
+            )
+            return f"must be {where}"
+        return None
+    text = "" if value is None else str(value)
+    if text not in arg:
+        return "must be one of " + ", ".join(json.dumps(a) for a in arg)
+    return None
+
+
 def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any]) -> None:
-    """Every parameter is one of the notebook's and of its type (papermill's
-    ``inspect_notebook``: the ``parameters`` cell's names and annotations).
+    """Every parameter is one of the notebook's, of its type and within its rule
+    (papermill's ``inspect_notebook``: the ``parameters`` cell's names, annotations and help).
 
     ``str`` parameters take any value (the notebook parses it, e.g. ``-p targets 3``);
-    ``int`` ones an int, ``float`` ones a number, ``bool`` ones ``True``/``False``.
+    ``int`` ones an int, ``float`` ones a number, ``bool`` ones ``True``/``False``. A help
+    that ends with a rule (:func:`parameter_rule`: ``[50..1200]`` or ``{"fast", "exact"}``)
+    bounds the value too, so a bad value is refused before the notebook runs.
 
     Raises:
         ValueError: an unknown name (the message lists the valid ones with their types and
-            defaults) or a value of the wrong type (naming the parameter and the type).
+            defaults), a value of the wrong type (naming the parameter and the type), or a
+            value outside its rule (naming the parameter and the allowed values), in one line.
     """
     import papermill as pm
 
@@ -187,6 +254,13 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any])
                 f"Parameter '{name}' of {Path(notebook).name} must be {expected} "
                 f"({type_name}); got {value!r}."
             )
+    for name, value in parameters.items():
+        rule = parameter_rule(str(known[name].get("help") or ""))
+        problem = None if rule is None else _rule_error(rule, value)
+        if problem:
+            raise ValueError(
+                f"Parameter '{name}' of {Path(notebook).name} {problem}; got {value!r}."
+            )
 
 
 # -- the static HTML -----------------------------------------------------------------------
@@ -194,8 +268,19 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any])
 
 def _static_outputs(nb: Any) -> Any:
     """A copy of ``nb`` whose outputs all show offline: plotly JSON → inline plotly.js
-    (once), widget views → their static fallback (or dropped), no widget state."""
+    (once), eagle_kit widgets → drawn from the saved widget state by the page itself
+    (:func:`eagle_kit.widgets.export.embed_widget_views`), other widget views → their
+    static fallback (or dropped), no widget state."""
+    from .widgets.export import embed_widget_views
+
     nb = copy.deepcopy(nb)
+    charts = any(
+        PLOTLY_MIME in data and not any(k.startswith("image/") for k in data)
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if isinstance(data := out.get("data"), dict)
+    )
+    embed_widget_views(nb, plotly_in_page=charts)
     nb.metadata.pop("widgets", None)
     plotly_sent = False
     for cell in nb.cells:

@@ -20,6 +20,13 @@ Save with :func:`save`: PDF/SVG are vector with fonts embedded and text kept as 
     fig = ek.plot.overlay(expl, "square", boxes=[(10, 10, 30, 30)])
     ek.plot.save(fig, "fig1.pdf")            # or .svg, or .png with dpi=600
 
+Odd inputs stay paper-sized: a figure with a layout is at most :data:`MAX_ASPECT` × its
+width tall (a tall image gives a narrower panel), titles and labels wrap to the figure and
+a long token is cut with "…" (the full text stays in ``fig.ek_texts`` and the saved file's
+metadata). Token and user text is drawn as written (``$...$`` is never mathtext).
+Characters DejaVu Sans lacks fall back to the installed fonts of :data:`FALLBACK_FONTS`;
+characters no font has give one warning naming them (not one per glyph and figure).
+
 ``fig.savefig`` works too, but only :func:`save` (or ``with ek.plot.style():``) sets the
 font embedding. matplotlib is imported on first use; when no backend is chosen (no
 ``MPLBACKEND``, no ``matplotlib.use``) the non-interactive Agg backend is used.
@@ -32,6 +39,7 @@ import io
 import os
 import re
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +69,8 @@ __all__ = [
     "STYLE",
     "WIDTHS",
     "RANK_LABEL",
+    "MAX_ASPECT",
+    "FALLBACK_FONTS",
 ]
 
 #: Paper column widths in inches: one column of a two-column paper, and the full width.
@@ -101,7 +111,34 @@ STYLE: dict[str, Any] = {
     "figure.dpi": 150,  # notebook display; saving sets its own dpi
     "image.interpolation": "none",  # vector output embeds the pixels as they are
     "image.composite_image": False,  # image and map stay separate layers in PDF/SVG
+    # token and user text is drawn as written: "$\\alpha$" stays "$\\alpha$", never mathtext
+    "text.parse_math": False,
 }
+
+#: Fonts tried after DejaVu Sans for characters it lacks (CJK, symbols, emoji outlines), in
+#: this order; only the installed ones are used (matplotlib falls back glyph by glyph).
+FALLBACK_FONTS = [
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "Noto Sans Symbols 2",
+    "Noto Emoji",
+    "Segoe UI Emoji",
+    "Segoe UI Symbol",
+    "Apple Color Emoji",
+    "Arial Unicode MS",
+]
+
+_MISSING_NOTED: set[str] = set()
+
+#: Largest figure height as a multiple of its width (a tall image makes a narrower panel,
+#: not a taller page).
+MAX_ASPECT = 1.4
+
+#: Longest token/quantity text (characters) in titles and labels; longer ones end in "…"
+#: (the full text stays in ``fig.ek_texts`` and in the saved file's metadata).
+MAX_LABEL_CHARS = 40
 
 #: Zoom the probability axis of :func:`curves` to the data when its maximum is below this.
 ZOOM_BELOW = 0.25
@@ -163,8 +200,57 @@ def style() -> Iterator[None]:
     it around your own matplotlib code (or ``fig.savefig``) to match them.
     """
     mpl = _matplotlib()
-    with mpl.rc_context(STYLE):
-        yield
+    # concrete families: matplotlib falls back glyph by glyph along font.family only
+    rc = {**STYLE, "font.family": _font_list(), "font.sans-serif": _font_list()}
+    with mpl.rc_context(rc), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            missing = []
+            for w in caught:
+                hit = re.match(r"Glyph \d+ \((.*)\) missing from", str(w.message))
+                if hit and issubclass(w.category, UserWarning):
+                    missing.append(_char(hit.group(1)))
+                else:  # every other warning passes through as it was
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _note_missing(missing)
+
+
+def _char(name: str) -> str:
+    """matplotlib names a glyph ``\\N{CAT FACE}``: the character itself, with its name."""
+    import codecs
+
+    try:
+        return f"{codecs.decode(name, 'unicode_escape')} ({name[3:-1]})"
+    except (UnicodeDecodeError, ValueError):
+        return name
+
+
+def _font_list() -> list[str]:
+    """DejaVu Sans, then the installed fonts of :data:`FALLBACK_FONTS`."""
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return [*STYLE["font.sans-serif"], *(f for f in FALLBACK_FONTS if f in have)]
+
+
+def _note_missing(missing: Sequence[str]) -> None:
+    """One warning naming the characters no installed font draws (instead of matplotlib's
+    one per glyph and figure); each character is named once per session."""
+    new = sorted(set(missing) - _MISSING_NOTED)
+    if not new:
+        return
+    _MISSING_NOTED.update(new)
+    shown = ", ".join(new[:12]) + (" …" if len(new) > 12 else "")
+    warnings.warn(
+        f"eagle_kit.plot: no installed font has {len(new)} character(s) of the text "
+        f"({shown}); they are drawn as empty boxes. The text itself is kept in SVG/PDF. "
+        f"Install a font that covers them (e.g. Noto Sans CJK, Noto Emoji); eagle_kit uses "
+        f"any of: {', '.join(FALLBACK_FONTS)}.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[float, float]:
@@ -187,7 +273,11 @@ def figure_size(width: str | float = "single", aspect: float = 0.75) -> tuple[fl
 
 
 def _new_figure(width: str | float, aspect: float, *, layout: str | None = "constrained") -> Figure:
+    """A figure ``width`` wide and ``min(aspect, MAX_ASPECT) × width`` tall (laid-out
+    figures; the token and prompt strips, ``layout=None``, are as tall as their lines)."""
     _matplotlib()
+    if layout is not None:
+        aspect = min(aspect, MAX_ASPECT)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -196,25 +286,49 @@ def _new_figure(width: str | float, aspect: float, *, layout: str | None = "cons
     return fig
 
 
-def _finish(fig: Figure, *, fit_height: bool = False) -> Figure:
+def _finish(fig: Figure, *, fit_height: bool = False, bar: tuple[Any, str] | None = None) -> Figure:
     """Lay the figure out once (in the house style) and freeze it: every save and display
     of it then has the same geometry, so the same figure gives the same file.
 
     ``fit_height``: make the figure exactly as tall as its laid-out content (images keep
     their aspect, so a guessed height leaves empty bands above and below them).
+    ``bar``: ``(colorbar, label)``, the label wrapped to the room of the final height.
     """
     fig.draw_without_rendering()
-    if fit_height:
-        pad = 2 * 4 / 72  # constrained layout's padding around the content, inches
-        for _ in range(4):
-            w, h = fig.get_size_inches()
-            need = fig.get_tightbbox().height + pad
-            if abs(need - h) < 0.01:
-                break
-            fig.set_size_inches(w, need)
-            fig.draw_without_rendering()
+    for _ in range(2 if bar is not None else 1):
+        if fit_height:
+            pad = 2 * 4 / 72  # constrained layout's padding around the content, inches
+            for _ in range(4):
+                w, h = fig.get_size_inches()
+                need = min(fig.get_tightbbox().height + pad, MAX_ASPECT * w)
+                if abs(need - h) < 0.01:
+                    break
+                fig.set_size_inches(w, need)
+                fig.draw_without_rendering()
+        if bar is not None:
+            _fit_colorbar_label(fig, *bar)
     fig.set_layout_engine("none")
+    _keep_inside(fig)
     return fig
+
+
+def _keep_inside(fig: Figure) -> None:
+    """Shift titles and free texts that stick out of the figure's left or right edge back
+    in (a title is centred on its axes, which the layout may place off-centre)."""
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = list(fig.texts)
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+    for t in texts:
+        if not (t.get_visible() and t.get_text().strip()):
+            continue
+        ext = t.get_window_extent(renderer)
+        dx = max(box.x0 + 1 - ext.x0, 0.0) - max(ext.x1 - (box.x1 - 1), 0.0)
+        if dx and ext.width <= box.width - 2:
+            trans = t.get_transform()
+            x, y = trans.transform(t.get_position())
+            t.set_position(trans.inverted().transform((x + dx, y)))
 
 
 def _check(expl: Any, what: str = "expl") -> Explanation:
@@ -242,7 +356,7 @@ def _cmap_norm(info: MapInfo, scale: float | None) -> tuple[Any, Any, str]:
     if info.kind == "rank":
         return mpl.colormaps["viridis"], Normalize(0.0, 1.0), RANK_LABEL
     s = info.scale if scale is None else float(scale)
-    return gain_colormap(), Normalize(-s, s), f"gain in {info.quantity} (probability)"
+    return gain_colormap(), Normalize(-s, s), f"gain in {_short(info.quantity)} (probability)"
 
 
 def gain_colormap() -> Any:
@@ -336,7 +450,7 @@ def _draw_map(
         image, labels = image[frame], labels[frame]
     drawn = info.shown or scale is not None
     if smooth is None:
-        smooth = 0.25 * float(np.sqrt(labels.size / max(expl.n_regions, 1)))
+        smooth = _default_smooth(expl)
     mappable = None
     if drawn:
         cmap, norm, _ = _cmap_norm(info, scale)
@@ -350,7 +464,7 @@ def _draw_map(
         ax.text(
             0.5,
             0.5,
-            f"the image barely moves\n{info.quantity}\n(span {info.span:.3f} < {MIN_MAP_SPAN:g}):\n"
+            f"the image barely moves\n{_short(info.quantity, 24)}\n(span {info.span:.3f} < {MIN_MAP_SPAN:g}):\n"
             "no map drawn",
             transform=ax.transAxes,
             ha="center",
@@ -366,6 +480,8 @@ def _draw_map(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    boxes = _check_boxes(boxes, image.shape[:2])
+    masks = _check_masks(masks, image.shape[:2])
     if boxes:
         for x0, y0, x1, y1 in boxes:
             ax.add_patch(
@@ -380,8 +496,7 @@ def _draw_map(
                 )
             )
     if masks is not None:
-        arr = np.asarray(masks, dtype=bool)
-        for mk in arr if arr.ndim == 3 else [arr]:
+        for mk in masks if masks.ndim == 3 else [masks]:
             _mask_outline(
                 ax, mk, colors=[PALETTE["ground_truth"]], linewidths=1.0, linestyles="--", zorder=6
             )
@@ -406,10 +521,64 @@ def _draw_map(
     return mappable
 
 
-def _map_title(info: MapInfo) -> str:
+def _default_smooth(expl: Explanation) -> float:
+    """The default Gaussian sigma of a drawn map, pixels: a quarter of a region's side."""
+    h, w = expl.labels.shape[-2:]
+    return 0.25 * float(np.sqrt(h * w / max(expl.n_regions, 1)))
+
+
+def _smooth_note(sigma: float) -> str:
+    return f"map smoothed: Gaussian σ = {sigma:.3g} px" if sigma > 0 else "map not smoothed"
+
+
+def _check_boxes(boxes: Any, shape: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+    """Ground-truth boxes as a list of ``(x0, y0, x1, y1)`` pixel tuples, or a clear error."""
+    if boxes is None:
+        return []
+    try:
+        arr = np.asarray(boxes, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            "boxes must be a list of (x0, y0, x1, y1) pixel boxes (x1/y1 exclusive), e.g. "
+            f"[(10, 10, 30, 30)]; got {boxes!r}."
+        ) from err
+    if arr.size == 0:
+        return []
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(
+            "boxes must be a list of (x0, y0, x1, y1) pixel boxes (x1/y1 exclusive), shape "
+            f"(K, 4); got shape {tuple(np.shape(boxes))}: {boxes!r}."
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"boxes must be finite pixel coordinates; got {boxes!r}.")
+    bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+    if bad.any():
+        raise ValueError(
+            "every box needs x1 > x0 and y1 > y0 (pixels, (x0, y0, x1, y1)); got "
+            f"{arr[bad].tolist()}. Boxes in (x, y, width, height) form: x1 = x + width."
+        )
+    return [tuple(b) for b in arr.tolist()]
+
+
+def _check_masks(masks: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """Ground-truth masks as a ``K×H×W`` bool array matching the image, or a clear error."""
+    if masks is None:
+        return None
+    arr = np.asarray(masks)
+    if arr.dtype == object or arr.ndim not in (2, 3) or tuple(arr.shape[-2:]) != tuple(shape):
+        raise ValueError(
+            f"masks must be H×W or K×H×W (bool) with H×W = {shape[0]}×{shape[1]}, the "
+            f"image's size in pixels; got shape {arr.shape}."
+        )
+    return arr.astype(bool)
+
+
+def _map_title(info: MapInfo, *, short: bool = True) -> str:
     name = "Rank map" if info.kind == "rank" else "Gain map"
     return (
-        f"{name} · {info.quantity}\n"
+        f"{name} · {_short(info.quantity) if short else info.quantity}\n"
         f"span {info.span:.3f} (black {info.black:.2f} → full {info.full:.2f})"
     )
 
@@ -453,22 +622,34 @@ def overlay(
         ax: draw into these axes (the colour bar is added next to them); default a new figure.
         frame: which frame of a video explanation.
         alpha: weight of the map's colours over the image, in [0, 1].
-        smooth: Gaussian sigma in pixels; default a quarter of a region's side.
+        smooth: Gaussian sigma in pixels; default a quarter of a region's side (METHOD §5's
+            display: a smoothed heat map). The default title says the sigma used
+            ("map smoothed: Gaussian σ = … px"); ``smooth=0`` draws the regions as they are.
         scale: gain maps: half-width of the colour scale in probability (e.g. 1.0 to compare
             figures); rank maps are always in [0, 1].
-        boxes: ground-truth boxes ``(x0, y0, x1, y1)`` in pixels (x1/y1 exclusive).
-        masks: ground-truth masks, ``H×W`` or ``K×H×W`` bool; outlined dashed.
+        boxes: ground-truth boxes ``(x0, y0, x1, y1)`` in pixels (x1/y1 exclusive), shape
+            ``(K, 4)``.
+        masks: ground-truth masks, ``H×W`` or ``K×H×W`` bool, the image's size; outlined
+            dashed.
         outlines: draw the region borders.
         colorbar: draw the colour bar.
         title: replaces the default title (map, quantity and span).
         width: ``"single"``, ``"double"`` or inches (ignored when ``ax`` is given).
 
+    The figure is ``width`` wide and at most :data:`MAX_ASPECT` × ``width`` tall whatever
+    the image's shape; titles and labels wrap to it, a long token is cut with "…"
+    (``fig.ek_texts`` keeps the full title and quantity; :func:`save` writes the title
+    into the file's metadata).
+
     Returns:
-        The figure; ``fig.axes[0]`` holds the image, ``fig.axes[1]`` the colour bar.
+        The figure; ``fig.axes[0]`` holds the image, ``fig.axes[1]`` the colour bar;
+        ``fig.ek_smooth`` the sigma used (pixels).
 
     Raises:
         TypeError: ``expl`` is not an Explanation.
-        ValueError: bad ``kind``, ``tokens``, ``alpha``, ``scale`` or ``frame``.
+        ValueError: bad ``kind``, ``tokens``, ``alpha``, ``scale``, ``smooth`` or ``frame``;
+            ``boxes`` not ``(K, 4)`` pixel boxes with x1 > x0, y1 > y0; ``masks`` not the
+            image's ``H×W``.
     """
     _check(expl)
     if not 0 <= alpha <= 1:
@@ -482,10 +663,15 @@ def overlay(
             )
         if not scale > 0:
             raise ValueError(f"scale must be > 0 (probability); got {scale}.")
+    sigma = _default_smooth(expl) if smooth is None else float(smooth)
+    if not sigma >= 0:
+        raise ValueError(f"smooth is a Gaussian sigma in pixels, >= 0; got {smooth}.")
     with style():
         h, w = expl.labels.shape[-2:]
         own = ax is None
-        fig = ax.figure if ax is not None else _new_figure(width, 0.92 * h / w + 0.1)
+        # image + room for the title (3 lines) and the legend below; fitted to the content
+        w_in = figure_size(width)[0]
+        fig = ax.figure if ax is not None else _new_figure(width, 0.92 * h / w + 0.75 / w_in)
         if ax is None:
             ax = fig.add_subplot()
         mappable = _draw_map(
@@ -495,13 +681,22 @@ def overlay(
             info=info,
             frame=frame,
             alpha=alpha,
-            smooth=smooth,
+            smooth=sigma,
             scale=scale,
             outlines=outlines,
             boxes=boxes,
             masks=masks,
         )
-        ax.set_title(_map_title(info) if title is None else title)
+        full_title = title
+        if title is None:
+            note = f"\n{_smooth_note(sigma)}" if mappable is not None else ""
+            title, full_title = _map_title(info) + note, _map_title(info, short=False) + note
+        # the title fits the figure (own) or the panel and its colour bar (ax=)
+        room = (
+            fig.get_figwidth() - 0.1 if own else 1.2 * ax.get_position().width * fig.get_figwidth()
+        )
+        ax.set_title(_fit(title, STYLE["axes.titlesize"], room))
+        bar = None
         if colorbar and mappable is not None:
             _, norm, label = _cmap_norm(info, scale)
             cb = fig.colorbar(mappable, ax=ax, shrink=0.9, fraction=0.05, pad=0.03)
@@ -512,9 +707,13 @@ def overlay(
             else:
                 s = norm.vmax
                 cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
+            if own:
+                bar = (cb, label)
         if own:
-            _finish(fig, fit_height=True)
+            _finish(fig, fit_height=True, bar=bar)
     fig.ek_map_info = info  # type: ignore[attr-defined]
+    fig.ek_smooth = sigma  # type: ignore[attr-defined]
+    fig.ek_texts = {"title": full_title, "quantity": info.quantity}  # type: ignore[attr-defined]
     return fig
 
 
@@ -542,6 +741,54 @@ def _wrap(text: str, size: float, width: float) -> list[str]:
     return lines or [""]
 
 
+def _short(text: str, limit: int | None = None) -> str:
+    """``text`` cut to ``limit`` characters (default :data:`MAX_LABEL_CHARS`) with "…"."""
+    limit = MAX_LABEL_CHARS if limit is None else limit
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _ellipsize(text: str, size: float, width: float, *, bold: bool = False) -> str:
+    """One line cut (with "…") to at most ``width`` inches at ``size`` points."""
+    if _text_width(text, size, bold) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if _text_width(text[:mid].rstrip() + "…", size, bold) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "…"
+
+
+def _fit(text: str, size: float, width: float, *, max_lines: int = 4) -> str:
+    """``text`` wrapped to ``width`` inches at ``size`` points: each of its lines broken at
+    spaces, a word too long for the width cut with "…", at most ``max_lines`` lines."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if _text_width(line, size, False) <= width:
+            out.append(line)
+        else:
+            out += [_ellipsize(part, size, width) for part in _wrap(line, size, width)]
+    if len(out) > max_lines:
+        out = [*out[: max_lines - 1], _ellipsize(out[max_lines - 1] + " …", size, width)]
+    return "\n".join(out)
+
+
+def _fit_colorbar_label(fig: Figure, cb: Any, label: str, *, size: float | None = None) -> None:
+    """Set a vertical colour bar's label wrapped to the room the figure leaves it: the label
+    is centred on the bar, so twice the distance from the bar's middle to the nearer edge
+    of the figure (a wide image makes a short figure); lays the figure out to measure."""
+    size = STYLE["axes.labelsize"] if size is None else size
+    for _ in range(2):
+        fig.draw_without_rendering()
+        ext = cb.ax.get_window_extent()
+        mid = (ext.y0 + ext.y1) / 2 / fig.dpi
+        room = 2 * min(mid, fig.get_figheight() - mid) - 0.1
+        cb.set_label(_fit(label, size, max(room, 0.3), max_lines=3))
+    fig.draw_without_rendering()  # lay out again around the label as set
+
+
 def _chip_text(token: str) -> str:
     """What a chip shows: the token without surrounding spaces; visible marks for the rest."""
     # a lone surrogate is no character any font can draw: shown as U+FFFD
@@ -562,11 +809,16 @@ def tokens(
     legend: bool = True,
     title: str | None = None,
 ) -> Figure:
-    """The answer as a strip of token chips coloured by visual reliance (METHOD §6).
+    """The answer as a strip of token chips coloured by their reading (METHOD §6).
 
-    Blue = language prior (reliance near 0), grey, red = visual evidence (reliance ≥ 0.6),
-    the scale of :func:`eagle_kit.colors.diverging_rgb`; target tokens are bold and
-    underlined. Text on each chip is black or white, whichever contrasts more (WCAG ≥
+    Image regions only: visual reliance I_t — blue = language prior (reliance near 0), grey,
+    red = visual evidence (reliance ≥ 0.6), the scale of
+    :func:`eagle_kit.colors.diverging_rgb`, with that legend bar. With prompt span features:
+    the token's label from the three-way split (:meth:`eagle_kit.Explanation.modality`) in
+    :data:`eagle_kit.colors.MODALITY_COLORS` — image red, prompt orange, language prior blue,
+    mixed light grey — with a legend of those swatches. A token with no reading ("n/a") is
+    the neutral grey, with its own legend entry, never a colour of evidence. Target tokens
+    are bold and underlined. Text on each chip is black or white, whichever contrasts more (WCAG ≥
     4.5:1, :func:`eagle_kit.colors.text_color_for`). Below the strip, a legend bar from
     "prior" to "visual". Chips wrap onto as many lines as the width needs.
 
@@ -584,10 +836,23 @@ def tokens(
     _matplotlib()
     from matplotlib.patches import FancyBboxPatch
 
+    from .colors import modality_hex
+    from .explanation import has_text_features
+
     words = [_chip_text(t) for t in expl.tokens]
     rel = expl.reliance()
+    mod = expl.modality()
+    split = has_text_features(expl.dataset)
+    chip = [
+        modality_hex(mod[i])
+        if split or mod[i] == "n/a" or not np.isfinite(rel[i])
+        else diverging_hex(float(rel[i]))
+        for i in range(len(words))
+    ]
     targets = set(expl.targets)
     w_in = figure_size(width)[0]
+    # a token wider than the strip is cut with "…" (its chip keeps the gid token-<i>)
+    words = [_ellipsize(wd, fontsize, w_in - 0.2, bold=i in targets) for i, wd in enumerate(words)]
     pad, gap, margin = 0.04, 0.035, 0.05
     line_h = fontsize / 72.0 * 2.0
     lines: list[list[tuple[int, float]]] = [[]]
@@ -600,7 +865,11 @@ def tokens(
         lines[-1].append((i, cw))
         x += cw + gap
     if title is None:
-        title = "tokens coloured by visual reliance I_t (METHOD §6); framed bold = targets"
+        title = (
+            "tokens coloured by what p(token) rests on (three-way split); framed bold = targets"
+            if split
+            else "tokens coloured by visual reliance I_t (METHOD §6); framed bold = targets"
+        )
     title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
     title_h = 0.08 + 0.14 * len(title_lines)
     strip_h = len(lines) * line_h
@@ -616,14 +885,15 @@ def tokens(
             x = margin
             y = title_h + row * line_h + 0.12 * line_h
             for i, cw in items:
-                bg = diverging_rgb(float(rel[i]))
+                bg = chip[i]
                 ax.add_patch(
                     FancyBboxPatch(
                         (x, y),
                         cw,
                         0.76 * line_h,
                         boxstyle="round,pad=0,rounding_size=0.025",
-                        facecolor=diverging_hex(float(rel[i])),
+                        facecolor=chip[i],
+                        gid=f"chip-{i}-{mod[i]}",
                         edgecolor=PALETTE["text"] if i in targets else "none",
                         linewidth=0.6,
                     )
@@ -648,12 +918,55 @@ def tokens(
             va="center",
             fontsize=STYLE["axes.titlesize"],
         )
-        if legend:  # room for the "prior" and "visual" labels on either side
+        if legend and split:
+            _modality_legend(fig, 0.06 / h_in, ["visual", "prompt", "prior", "mixed", "n/a"])
+        elif legend:  # room for the "prior" and "visual" labels on either side
             lw = min(2.6, w_in - 2 * margin - 1.0)
             lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.32 / h_in, lw / w_in, 0.1 / h_in))
             _reliance_legend(fig, lax)
+            if "n/a" in mod:
+                _modality_legend(fig, 0.02 / h_in, ["n/a"])
         _finish(fig)
     return fig
+
+
+_MODALITY_WORDS = {
+    "visual": "image",
+    "prompt": "prompt",
+    "prior": "language prior",
+    "mixed": "mixed",
+    "n/a": "n/a (no reading)",
+}
+
+
+def _modality_legend(fig: Figure, y: float, labels: Sequence[str]) -> None:
+    """Swatches of the token labels (:data:`eagle_kit.colors.MODALITY_COLORS`) in one row at
+    figure height ``y`` (fraction)."""
+    from matplotlib.patches import Patch
+
+    from .colors import modality_hex
+
+    handles = [
+        Patch(
+            facecolor=modality_hex(m),
+            edgecolor=PALETTE["muted"],
+            linewidth=0.4,
+            label=_MODALITY_WORDS[m],
+        )
+        for m in labels
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, y),
+        ncol=len(handles),
+        fontsize=6,
+        frameon=False,
+        handlelength=1.0,
+        columnspacing=1.0,
+        title="chip colour: what p(token) rests on" if len(labels) > 1 else None,
+        title_fontsize=6,
+    )
 
 
 def _reliance_legend(fig: Figure, lax: Axes) -> None:
@@ -698,7 +1011,7 @@ def _curves_x_label(expl: Explanation) -> str:
     if not expl.n_image_regions:
         return "fraction of prompt spans revealed / removed"
     if expl.text_spans:
-        return "image area revealed / removed"
+        return "features revealed / removed (regions + spans)"
     return "area revealed / removed"
 
 
@@ -709,27 +1022,39 @@ def curves(
     ax: Axes | None = None,
     width: str | float = "single",
     zoom: bool | None = None,
+    k: int | None = None,
 ) -> Figure:
     """Insertion and deletion curves of ``tokens`` (default: the targets), METHOD §8.
 
     x (labelled "area revealed / removed"): fraction of the image area, 0–1, revealed
     (insertion, solid) or removed (deletion, dashed) in the order of the explanation — for
-    joint image + prompt explanations still the image area (a prompt span adds no area;
-    labelled "image area revealed / removed"), for text-only ones (``regions="none"``) the
-    fraction of the prompt spans (labelled so, like the Explorer); y: the
-    tokens' mean probability. The legend gives each curve's AUC
-    (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``). When every value is below
+    joint image + prompt explanations the fraction of the features (``feature_fraction``; a
+    prompt span adds no image area; labelled "features revealed / removed"), for text-only
+    ones (``regions="none"``) the fraction of the prompt spans (labelled so, like the
+    Explorer); y: the tokens' mean probability. The legend gives each curve's AUC over that
+    same axis (:func:`eagle_kit.metrics.insertion_auc` / ``deletion_auc``; "AUC over
+    features" with prompt spans, :func:`eagle_kit.metrics.curve_x`). When every value is below
     0.25 (a real photo's p ≈ 0.02), the y axis is zoomed to the data and the title says so
     ("y axis zoomed: 0–…"); ``zoom=False`` keeps 0–1, ``zoom=True`` always zooms. Labels and
     title fit a panel a third of a two-column figure wide (``ax=`` in a 1×3 grid).
+    ``k`` marks step k (k regions inserted / deleted) with a dotted line labelled
+    "k = …", as the Explorer's slider shows it.
 
     Returns:
         The figure; ``fig.axes[0]`` holds the curves.
+
+    Raises:
+        ValueError: ``k`` outside 0..N (N regions).
     """
     from . import metrics
 
     _check(expl)
-    area = expl.dataset["area"].values
+    area = metrics.curve_x(expl)  # image area; the fraction of features with prompt spans
+    over = " over features" if metrics.curve_x_name(expl) == "features" else ""
+    if k is not None and not 0 <= int(k) < len(area):
+        raise ValueError(
+            f"k must be in 0..{len(area) - 1} (the number of regions inserted or deleted); got {k}."
+        )
     ins, dele = expl.curve("insertion", tokens), expl.curve("deletion", tokens)
     quantity = _names(expl, tokens)
     top = float(max(ins.max(), dele.max()))
@@ -746,19 +1071,25 @@ def curves(
             ins,
             color=PALETTE["insertion"],
             linestyle="-",
-            label=f"insertion (AUC {i_auc:.3f})",
+            label=f"insertion (AUC{over} {i_auc:.3f})",
         )
         ax.plot(
             area,
             dele,
             color=PALETTE["deletion"],
             linestyle="--",
-            label=f"deletion (AUC {d_auc:.3f})",
+            label=f"deletion (AUC{over} {d_auc:.3f})",
         )
         ax.set_xlim(0, 1)
         # one short line: it stays inside a third of a two-column figure (panels side by side)
         ax.set_xlabel(_curves_x_label(expl))
-        ax.set_ylabel(f"{quantity} (probability)")
+        ax.set_ylabel(
+            _fit(
+                f"{_short(quantity)} (probability)",
+                STYLE["axes.labelsize"],
+                max(0.9 * ax.get_position().height * fig.get_figheight(), 0.8),
+            )
+        )
         title = "insertion / deletion curves"
         if zoomed:
             hi = max(top * 1.12, 1e-6)
@@ -767,6 +1098,18 @@ def curves(
         else:
             ax.set_ylim(0, 1.02)
             ax.set_yticks(np.linspace(0, 1, 6))  # no tick (or label) beyond the axis
+        if k is not None:
+            x = float(area[int(k)])
+            ax.axvline(x, color=PALETTE["text"], linestyle=":", linewidth=0.8, gid="curves-k")
+            ax.text(
+                x + 0.02 if x < 0.7 else x - 0.02,
+                0.97,
+                f"k = {int(k)}",
+                transform=ax.get_xaxis_transform(),
+                ha="left" if x < 0.7 else "right",
+                va="top",
+                fontsize=STYLE["legend.fontsize"],
+            )
         ax.legend(loc="best")
         ax.set_title(title)
         if own:
@@ -835,6 +1178,10 @@ def grid(
         alpha, outlines: as in :func:`overlay`.
         width: ``"single"``, ``"double"`` or inches.
 
+    The figure is at most :data:`MAX_ASPECT` × ``width`` tall; cell titles and row labels
+    wrap to their cell (cut with "…" when a word is too long; ``fig.ek_texts`` keeps them in
+    full), each cell title gives the map's span and smoothing sigma in pixels.
+
     Returns:
         The figure; one image axes per cell (row-major), then the one colour bar, labelled
         as :func:`overlay`'s with the mapped quantity (``F(...)`` for the objective,
@@ -857,7 +1204,10 @@ def grid(
     n_r, n_c = len(table), len(table[0])
     h, w = table[0][0].labels.shape[-2:]
     with style():
-        fig = _new_figure(width, (n_r * h / w) / (n_c + 0.25) + 0.08)
+        w_in = figure_size(width)[0]
+        # images + room for each row's title (column label, span, sigma: ~0.4 in)
+        fig = _new_figure(width, (n_r * h / w) / (n_c + 0.25) + (0.4 * n_r + 0.15) / w_in)
+        fig.get_layout_engine().set(w_pad=6 / 72)  # the bar's label clear of the right edge
         axes = fig.subplots(n_r, n_c, squeeze=False)
         mappable = None
         for i, r in enumerate(table):
@@ -878,13 +1228,20 @@ def grid(
                     masks=None,
                 )
                 mappable = mappable or m
+                cell = ax.get_position().width * fig.get_figwidth() + 0.1  # inches
                 ax.set_title(
-                    (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
-                    + f"span {info.span:.3f}",
+                    _fit(
+                        (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
+                        + f"span {info.span:.3f}"
+                        + (f"\nσ = {_default_smooth(e):.3g} px" if m is not None else ""),
+                        7,
+                        cell,
+                    ),
                     fontsize=7,
                 )
                 if j == 0 and row_labels[i]:
-                    ax.set_ylabel(row_labels[i])
+                    tall = ax.get_position().height * fig.get_figheight()
+                    ax.set_ylabel(_fit(row_labels[i], STYLE["axes.labelsize"], max(tall, 0.5)))
         info0 = infos[0][0]
         if mappable is None:  # nothing drawn anywhere: still one bar of the shared scale
             from matplotlib.cm import ScalarMappable
@@ -903,7 +1260,8 @@ def grid(
         cb.set_label(label)
         if cb.solids is not None:
             cb.solids.set_alpha(1.0)
-        _finish(fig)
+        _finish(fig, fit_height=True, bar=(cb, label))
+    fig.ek_texts = {"rows": row_labels, "cols": col_labels}  # type: ignore[attr-defined]
     return fig
 
 
@@ -987,7 +1345,13 @@ def hallucination(
         _image_axes(ax)
         area = float(expl.dataset["region_area"].values[expl.order[n - tail :]].sum())
         ax.set_title(fit(f"(a) cause: the {tail} lowest-ranked\nregion(s), {area:.1%} of the area"))
-        overlay(expl, ax=axes[1], title=fit("(b) " + _map_title(expl.map_info())))
+        overlay(
+            expl,
+            ax=axes[1],
+            title=fit(
+                "(b) " + _map_title(expl.map_info()) + f"\n{_smooth_note(_default_smooth(expl))}"
+            ),
+        )
         if correction is not None:
             ax = axes[2]
             k = correction.n_removed
@@ -1045,6 +1409,9 @@ def save(
         "png": {"Software": "eagle_kit"},
         "eps": {"CreationDate": None},
     }[fmt]
+    full = getattr(fig, "ek_texts", {}).get("title")
+    if full and fmt in ("pdf", "svg"):  # the full title, even when the drawn one is cut
+        meta["Title"] = full
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with style():
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
@@ -1146,6 +1513,7 @@ def prompt(
     if text[at:].strip():
         pieces.append((text[at:].strip(), -1))
     w_in = figure_size(width)[0]
+    pieces = [(_ellipsize(wd, fontsize, w_in - 0.2), j) for wd, j in pieces]
     pad, gap, margin = 0.04, 0.035, 0.05
     line_h = fontsize / 72.0 * 2.0
     lines: list[list[tuple[int, float]]] = [[]]

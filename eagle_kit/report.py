@@ -89,11 +89,18 @@ def curves_svg(expl: Explanation, tokens: Any = None, *, width: str | float = "s
 
 
 def metrics_table(rows: dict[str, Any]) -> str:
-    """A two-column HTML table of named values."""
+    """A two-column HTML table of named values; :func:`eagle_kit.metrics.summary` keys are
+    shown by their label (:func:`eagle_kit.metrics.metric_label`: "insertion AUC (over
+    area)", or "(over features)" for explanations with prompt spans)."""
+    from .metrics import metric_label
+
     cells = []
     for k, v in rows.items():
         text = f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
-        cells.append(f"<tr><td>{html.escape(k)}</td><td>{text}</td></tr>")
+        name = metric_label(k) if ("auc" in k or k == "highest_confidence") else k
+        cells.append(
+            f'<tr><td title="{html.escape(k)}">{html.escape(name)}</td><td>{text}</td></tr>'
+        )
     return "<table>" + "".join(cells) + "</table>"
 
 
@@ -172,7 +179,9 @@ def map_figure(
 
 def explanation_page(expl: Explanation, *, title: str | None = None) -> list[str]:
     """The static HTML view of one explanation (``eagle-kit show``): the overlay with its
-    colour bar, the token strip coloured by visual reliance, the curves and the metrics.
+    colour bar, the token strip coloured by each token's reading (visual reliance; with prompt
+    spans the label of the three-way split, :func:`eagle_kit.plot.tokens`), the curves and
+    the metrics (AUCs over image area, or over the fraction of features with prompt spans).
     With prompt span features (``text_regions=...``) a "Prompt" section shows the prompt's
     words coloured by their rank value for the objective and by their gain on the targets
     (:func:`eagle_kit.plot.prompt`, colour bars in their units); a text-only explanation

@@ -20,39 +20,54 @@ g = f(full) − f(black) of the targets:
 4. F is not submodular, so a stale bound can be too low (two regions that matter only
    together). When the best fresh gain is under :data:`FAST_STALL`·|g| (progress stalls), every
    stale region is re-checked once; if that found a region gaining more than
-   ``early_stop``·|g| over the lazy pick the next stall re-checks again, otherwise (no change,
-   or a change within the tolerance: noise) the wait until the next re-check doubles;
+   ``early_stop``·|g| over the lazy pick (gains are moving: increasing returns) the next stall
+   re-checks again, otherwise (no change, or a change within the tolerance: noise) the wait
+   until the next re-check doubles;
 5. stop expanding once insertion has reached the full image's score and deletion the black
    image's, both within ``early_stop``·|g| (default :data:`FAST_TOLERANCE`); then
-   a. one fresh sweep of the deletion side, f(x without S ∪ {α}), orders the tail, lowest first
-      (the insertion side sits at the full image's score);
-   b. if that sweep finds a removal that lowers the deletion score by more than
-      :data:`FAST_DEEPER`·``early_stop``·|g| below the point reached (the black image is not the
-      lowest score), the search goes on instead (c);
-   c. otherwise the curves' own points along the tail are scored (the curves need them
-      anyway) and must all stay at both ends within :data:`FAST_TAIL_BAND`·``early_stop``·|g|;
-      a region whose point leaves that band goes to the end of the tail and the rest is
-      checked again (at most :data:`FAST_DEFER` times). If a point still leaves the band, the
-      tail's head before it is kept and lazy greedy goes on from there, with the sweep's
-      deletion gains raising stale bounds (never lowering them); after the r-th failed check
-      the next stop is tried 2^(r−1) steps later;
+   a. the tail (the regions left) is ordered by stale bound, highest first (ties: the lower
+      id), from what is already known — no image is asked for. Only when step 0 saw an image
+      score more than :data:`FAST_DEEPER`·``early_stop``·|g| below the black image (one region
+      alone, or the image without one: the black image is not the lowest score), or when the
+      search stopped after fewer than :data:`FAST_FRESH_TOP` picks (the tail then holds the
+      map's top ranks, which stale bounds order poorly), is the tail ordered by one fresh
+      sweep of the deletion side instead, f(x without S ∪ {α}), lowest first (the insertion
+      side sits at the full image's score);
+   b. the curves' own points along the tail are scored (the curves need them anyway). If a
+      deletion point falls more than FAST_DEEPER·``early_stop``·|g| below the point reached
+      and no sweep has run, the sweep runs now, orders the tail, and b starts again;
+   c. if the sweep finds one removal that lowers the deletion score by more than
+      FAST_DEEPER·``early_stop``·|g| below the point reached, the search goes on instead (d);
+   d. otherwise every curve point along the tail must stay at both ends within
+      :data:`FAST_TAIL_BAND`·``early_stop``·|g|; a region whose point leaves that band goes to
+      the end of the tail and the rest is checked again (at most :data:`FAST_DEFER` times). If
+      a point still leaves the band, the tail's head before it is kept and lazy greedy goes on
+      from there, with the sweep's deletion gains (if a sweep ran) raising stale bounds (never
+      lowering them); after the r-th failed check the next stop is tried 2^(r−1) steps later;
 6. the curves are completed for every prefix, like every search's.
 
 Guarantees: every greedy pick is a freshly scored argmax; on an additive scorer (gains that
-never change) the order is exact greedy's; an accepted tail keeps every curve point within
-FAST_TAIL_BAND·``early_stop``·|g| of the ends (insertion at the full score, deletion at the black
-one), so a region whose insertion lowers the score cannot head it. Cost: 2N + 2 images for
-step 0, about two per step, N − k for the tail sweep and 2(N − k) for its curve points
-(k = ``stopped_at``), plus 2(N − k) per stall re-check and per deferred region (less when it
-sits late in the tail). Failure modes: increasing returns that stay hidden while progress
-does not stall (a synergy whose first half looks useless while the steps still gain more than
-FAST_STALL·|g|); a deletion curve that can go lower than the black image's score by less
-than FAST_DEEPER·``early_stop``·|g| per region but by more over several (one embedded-world
-scene in 50 at N = 64 ends +0.008 deletion AUC above exact's so); a deletion side that
-reaches the black score only with the last regions (no stop: lazy steps to the end, one scene
-in 50 at 23 % of exact's images); on steep synthetic scorers, single-region gains near zero
-on both sides (a stall re-check that changes the pick only within the tolerance doubles the
-wait) cost deletion AUC. ``benchmarks/bench_fast.py`` measures all of this against exact.
+never change, so the stale bounds are the gains) the order is exact greedy's; an accepted tail
+keeps every curve point within FAST_TAIL_BAND·``early_stop``·|g| of the ends (insertion at the
+full score, deletion at the black one), so a region whose insertion lowers the score cannot
+head it, and a tail whose own deletion points fall clearly below the point reached is accepted
+only after a sweep found no single removal that deep. Cost, with k = ``stopped_at``: 2N + 2
+images for step 0, about two per lazy step, and 2(N − k) for the tail's curve points, which the
+curves need anyway — about 4N in all when the search stops early and nothing is re-checked,
+the least any search that draws both curves over N regions can ask for after a full first
+step; plus 2(N − k) per stall re-check and per deferred region (less when it sits late in the
+tail) and N − k per deletion sweep. Failure modes: increasing returns that stay hidden while
+progress does not stall (a synergy whose first half looks useless while the steps still gain
+more than FAST_STALL·|g|); a black image that scores high only once two or more regions beyond
+the tail's order are removed together, which neither step 0's images nor the tail's points
+show (no sweep runs, and the deletion curve stays at the black score where exact's goes
+lower); a deletion curve that can go lower than the black image's score by less than
+FAST_DEEPER·``early_stop``·|g| per region but by more over several (one embedded-world scene
+in 50 at N = 64 ends +0.008 deletion AUC above exact's so); a deletion side that reaches the
+black score only with the last regions (no stop: lazy steps to the end, one scene in 50 at
+23 % of exact's images); on steep synthetic scorers, single-region gains near zero on both
+sides hide increasing returns from the stale bounds and cost deletion AUC (``bench_fast.py``'s
+synthetic section). ``benchmarks/bench_fast.py`` measures all of this against exact.
 """
 
 from __future__ import annotations
@@ -83,20 +98,25 @@ FAST_STALL = 0.05
 the gap (progress stalls), in case a stale bound hides an increasing return."""
 
 TINY_GAP = 0.01
+"""Below this ``|f(full) − f(black)|`` (in probability) the image barely moves the targets: the
+relative stop rule is meaningless, so early stop never fires and the fast search ranks the
+regions by one sweep at the empty set (METHOD §5 calls a span under 0.01 tiny too)."""
 
 FAST_TAIL_BAND = 5
 """The fast search accepts its tail only if every curve point along it stays within this many
 stop tolerances (``early_stop·|f(full) − f(black)|``) of the ends."""
 
 FAST_DEEPER = 3
-"""The fast search searches on when one more removal would still lower the deletion score by
-more than this many stop tolerances (an image whose black version scores high)."""
+"""The fast search sweeps the deletion side when an image scores more than this many stop
+tolerances below the black one, and searches on when one more removal would still lower the
+deletion score by as much (an image whose black version scores high)."""
+
+FAST_FRESH_TOP = 3
+"""When the fast search stops with fewer picks than this, the tail holds top ranks of the map:
+it is ordered by a fresh deletion sweep rather than by stale bounds."""
 
 FAST_DEFER = 3
 """Regions the fast search moves to the end of its tail, at most, before it searches on."""
-"""Below this ``|f(full) − f(black)|`` (in probability) the image barely moves the targets: the
-relative stop rule is meaningless, so early stop never fires and the fast search ranks the
-regions by one sweep at the empty set (METHOD §5 calls a span under 0.01 tiny too)."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +126,9 @@ class SearchConfig:
     Attributes:
         search: ``"exact"`` greedy (N(N+1) evaluations), ``"efficient"`` bidirectional greedy
             (the reference's, ~1.4k evaluations for N = 64) or ``"fast"``: lazy greedy that
-            stops expanding once both curves reach their ends and orders the rest by one fresh
-            sweep, checked along the curves (the module documentation of
+            stops expanding once both curves reach their ends and orders the rest by what it
+            already knows (a fresh deletion sweep when the black image is not the lowest
+            score), checked along the curves (the module documentation of
             ``eagle_kit.search``; under 10 % of exact's images at N = 64).
         lambda1: weight of insight (sufficiency) ``f(x_S)``.
         lambda2: weight of necessity ``1 − f(x_{\\S})``.
@@ -119,7 +140,8 @@ class SearchConfig:
             ``early_stop·|f(full) − f(black)|`` of the full-image score **and** their deletion
             score within as much of the black-image score (thresholds relative to the gap,
             in [0, 1)); the rest are ordered without searching (exact: by their last-step
-            objective; efficient and fast: by one fresh sweep at the stop point). ``None``:
+            objective; efficient: by one fresh sweep at the stop point; fast: by stale bound
+            or a deletion sweep, checked along the curves). ``None``:
             exact and efficient never stop early; fast uses :data:`FAST_TOLERANCE`. When the
             gap is under :data:`TINY_GAP`, exact and efficient never stop early.
     """
@@ -586,10 +608,19 @@ def _tail_points(
     return ins[:, targets].mean(axis=1), dele[:, targets].mean(axis=1)
 
 
+def _deletion_sweep(
+    ev: Evaluator, selected: np.ndarray, rest: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """The targets' score with ``S ∪ {α}`` removed, for each ``α`` in ``rest`` → ``(len(rest),)``."""
+    keeps = np.repeat((~selected)[None], len(rest), axis=0)
+    keeps[np.arange(len(rest)), rest] = False
+    return ev(keeps)[:, targets].mean(axis=1)
+
+
 def _fast(
     ev: Evaluator, n: int, targets: np.ndarray, cfg: SearchConfig
 ) -> tuple[list[int], int | None, str]:
-    """Lazy greedy (CELF-style) with stall refreshes, a relative stop and a checked tail sweep.
+    """Lazy greedy (CELF-style) with stall refreshes, a relative stop and a checked tail.
 
     Returns ``(order, stopped_at, note)``; the algorithm is described in the module docstring.
     """
@@ -612,6 +643,8 @@ def _fast(
     order: list[int] = []
     next_refresh, wait = 1, 1
     failures, next_check = 0, 0  # failed tail checks; the step of the next stop
+    deep = FAST_DEEPER * tolerance  # "clearly below", in fractions of the gap
+    below_black = False  # step 0 saw an image score clearly below the black one
     while (~selected).sum() > 1:
         remaining = np.flatnonzero(~selected)
         step = len(order)
@@ -626,8 +659,8 @@ def _fast(
                 best = min(fresh, key=lambda r: (-fresh[r][0], r))
                 if refresh:  # every region is fresh now
                     # a refresh that found a clearly better region is due again at the
-                    # next stall; one that changed nothing (or only within the stop
-                    # tolerance: noise) waits twice as long
+                    # next stall (gains are moving: increasing returns); one that changed
+                    # nothing, or only within the stop tolerance (noise), waits twice as long
                     gained = fresh[best][0] - fresh[lazy_best][0] > tolerance * abs(ends.gap)
                     wait = 1 if gained else 2 * wait
                     next_refresh = step + wait
@@ -641,6 +674,9 @@ def _fast(
                     refresh, lazy_best, chunk = True, best, len(stale)
             take = np.array(stale[:chunk], dtype=int)
             f, ins, dele = _sweep(ev, selected, take, targets, cfg)
+            if step == 0:  # one region alone, or the image without one, below the black score
+                progress = (np.concatenate([ins, dele]) - ends.black) / ends.gap
+                below_black = float(np.min(progress)) < -deep
             for r, fr, i, d in zip(take, f, ins, dele):
                 gain[r] = fr - f_current
                 fresh[int(r)] = (float(gain[r]), float(fr), float(i), float(d))
@@ -654,17 +690,19 @@ def _fast(
             or len(order) < next_check
         ):
             continue
-        # both ends reached: order the tail by the deletion side of one fresh sweep,
-        # f(x without S ∪ {α}), lowest first (the insertion side sits at the full score)
+        # both ends reached: the tail in order of stale bound (ties: the lower id) — or, when
+        # the black image is not the lowest score, by one fresh sweep of the deletion side
         rest = np.flatnonzero(~selected)
-        keeps = np.repeat((~selected)[None], len(rest), axis=0)
-        keeps[np.arange(len(rest)), rest] = False
-        swept = ev(keeps)[:, targets].mean(axis=1)
-        tail = _ranked(rest, -swept)
         del_s = fresh[best][3]
         band = _Ends(ends.black, ends.full, tolerance * FAST_TAIL_BAND)
+        fresh_top = len(order) < FAST_FRESH_TOP  # the map's top ranks lie in the tail
+        swept = _deletion_sweep(ev, selected, rest, targets) if below_black or fresh_top else None
+        if swept is None:
+            tail = sorted((int(r) for r in rest), key=lambda r: (-gain[r], r))
+        else:
+            tail = _ranked(rest, -swept)
         # the deletion side can still fall clearly below the point reached: search on
-        deeper = float(np.max((del_s - swept) / ends.gap)) > FAST_DEEPER * tolerance
+        deeper = swept is not None and float(np.max((del_s - swept) / ends.gap)) > deep
         left: list[int] = [0] if deeper else []
         ins_t = del_t = np.zeros(0)
         deferred = 0
@@ -672,6 +710,14 @@ def _fast(
             # verify with the curves' own points along the tail (the curves need them
             # anyway): each must stay at both ends within the band
             ins_t, del_t = _tail_points(ev, selected, tail, targets)
+            if swept is None and float(np.max((del_s - del_t) / ends.gap)) > deep:
+                # the tail's deletion points fall clearly below the point reached: the
+                # black image is not the lowest score after all — sweep, and check again
+                swept = _deletion_sweep(ev, selected, rest, targets)
+                tail, deferred = _ranked(rest, -swept), 0
+                deeper = float(np.max((del_s - swept) / ends.gap)) > deep
+                left = [0] if deeper else []
+                continue
             left = [j for j in range(len(tail) - 1) if not band.reached(ins_t[j], del_t[j])]
             if not left or deferred >= FAST_DEFER or left[0] >= len(tail) - 1 - deferred:
                 break
@@ -686,10 +732,11 @@ def _fast(
             order.append(tail[j])
             f_current = float(cfg.lambda1 * ins_t[j] + cfg.lambda2 * (1.0 - del_t[j]))
         next_check = len(order) + 2 ** (failures - 1)
-        # the sweep's deletion side can raise a stale bound (never lower it: a bound that
-        # is too low would hide a region)
-        for r, d in zip(rest, swept):
-            gain[r] = max(gain[r], cfg.lambda2 * (del_s - float(d)))
+        if swept is not None:
+            # the sweep's deletion side can raise a stale bound (never lower it: a bound
+            # that is too low would hide a region)
+            for r, d in zip(rest, swept):
+                gain[r] = max(gain[r], cfg.lambda2 * (del_s - float(d)))
     return order + [int(r) for r in np.flatnonzero(~selected)], None, ""
 
 
@@ -731,7 +778,7 @@ def estimate_evaluations(n: int, cfg: SearchConfig) -> int:
     N = 64). The cache answers repeated requests, so the count of distinct images
     (``n_search_images``) can be a little lower."""
     if cfg.search == "fast":  # typical: 2N at step 0, ~2 per step, the tail (see module doc)
-        return 6 * n
+        return 5 * n
     if cfg.search == "exact":
         return n * (n + 1)
     total, remaining, step = 2, n, 0

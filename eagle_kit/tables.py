@@ -31,11 +31,31 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DIGITS", "plain", "write_json", "write_csv"]
+__all__ = [
+    "DIGITS",
+    "NA",
+    "NA_NOTE",
+    "plain",
+    "write_json",
+    "write_csv",
+    "estimate_text",
+    "latex_table",
+]
 
 #: Significant digits kept in written numbers (probabilities and AUCs to 1e-6, seconds to µs
 #: for runs under a second): far below any difference the figures are read for.
 DIGITS = 6
+
+#: What text tables (LaTeX, markdown, printed) show for an undefined value (NaN), e.g. a
+#: ``_sensitive`` AUC when no answer token is sensitive (p_full ≈ 0). The numbers stay NaN
+#: in the data; CSV leaves the field empty, JSON writes ``null``.
+NA = "n/a"
+
+#: The footnote of a table with :data:`NA` cells.
+NA_NOTE = (
+    "n/a: not defined for these samples (e.g. a _sensitive AUC when no answer token is "
+    "sensitive, p_full ≈ 0)."
+)
 
 
 def _round(x: float, digits: int) -> float | None:
@@ -144,3 +164,52 @@ def _cell(value: Any, digits: int) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+_NA_NOTE_LATEX = (
+    r"n/a: not defined for these samples (e.g.\ a \_sensitive AUC when no answer token is "
+    r"sensitive, $p_\mathrm{full} \approx 0$)."
+)
+
+
+def _undefined(value: Any) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and not math.isfinite(value))
+
+
+def estimate_text(
+    mean: float | None, low: float | None = None, high: float | None = None, *, digits: int = 3
+) -> str:
+    """A table cell: ``"0.812 [0.790, 0.834]"``, ``"0.812"`` without an interval (fewer than
+    two samples: ``low``/``high`` NaN or None), :data:`NA` when ``mean`` is NaN or None."""
+    if _undefined(mean):
+        return NA
+    text = f"{float(mean):.{digits}f}"
+    if _undefined(low) or _undefined(high):
+        return text
+    return f"{text} [{float(low):.{digits}f}, {float(high):.{digits}f}]"
+
+
+def latex_table(
+    frame: Any, *, caption: str, label: str, digits: int = 3, column_format: str | None = None
+) -> str:
+    """A pandas DataFrame as a LaTeX table (``booktabs``, text escaped): NaN cells and
+    cells already :data:`NA` print as ``n/a``, and the caption then ends with
+    :data:`NA_NOTE` (the numbers in ``frame`` are not changed). Index is not written;
+    ``frame.reset_index()`` first to keep it. ``caption`` is used as LaTeX (escape ``%``);
+    ``column_format`` defaults to ``l`` for text columns and ``r`` for numbers.
+    """
+    shown = frame.astype(object).where(frame.notna(), NA)
+    shown = shown.map(lambda v: f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else v)
+    if (shown == NA).to_numpy().any():
+        caption = f"{caption.rstrip().rstrip('.')}. {_NA_NOTE_LATEX}"
+    if column_format is None:  # text columns left, numbers right
+        from pandas.api.types import is_numeric_dtype
+
+        column_format = "".join("r" if is_numeric_dtype(frame[c]) else "l" for c in frame.columns)
+    return shown.to_latex(
+        index=False,
+        escape=True,
+        column_format=column_format,
+        caption=caption,
+        label=label,
+    )

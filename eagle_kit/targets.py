@@ -483,6 +483,10 @@ def parse_targets(text: Any) -> list[int | str | tuple[str, int]] | None:
     ``k``-th occurrence of a word or phrase, anything else a word or phrase
     (``"green circle"``).
 
+    A value written as a list — JSON or YAML flow syntax, ``"[0, 1]"``, ``'["green circle",
+    -1]'``, ``"[circle, square]"``, ``'[["circle", 1]]'`` — is read as that list (a bracketed
+    word meant literally, such as ``[CLS]``, is written ``[CLS]@0``).
+
     Values that arrive already typed (a papermill ``-p targets 3`` is an ``int``, ``-y``
     gives lists) are accepted too: an ``int`` is one index, a tuple ``(word, k)`` one
     occurrence, a list the union of its items (strings as above; an inner ``[word, k]``
@@ -517,6 +521,9 @@ def parse_targets(text: Any) -> list[int | str | tuple[str, int]] | None:
         return items or None
     if not text.strip():
         return None
+    listed = _list_syntax(text)
+    if listed is not None:
+        return parse_targets(listed)
     out: list[int | str | tuple[str, int]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -534,6 +541,28 @@ def parse_targets(text: Any) -> list[int | str | tuple[str, int]] | None:
             f"phrases ('green circle') or word@k for the k-th occurrence, comma-separated."
         )
     return out
+
+
+def _list_syntax(text: str) -> list[Any] | None:
+    """``text`` read as a JSON (else YAML flow) list when it is written as one
+    (``"[0, 1]"``, ``"[circle, square]"``), else None."""
+    body = text.strip()
+    if not (body.startswith("[") and body.endswith("]")):
+        return None
+    import json
+
+    try:
+        value = json.loads(body)
+    except ValueError:
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML comes with papermill and jupyter
+            return None
+        try:
+            value = yaml.safe_load(body)
+        except yaml.YAMLError:
+            return None
+    return value if isinstance(value, list) else None
 
 
 def _is_int(value: Any) -> bool:

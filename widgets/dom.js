@@ -157,3 +157,50 @@ export function canvasBlob(canvas) {
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the canvas could not be encoded as PNG"))), "image/png"),
   );
 }
+
+/**
+ * plotly.js from the kernel's PlotlyLibrary model ({version, source}), evaluated at most once
+ * per page: the promise is cached on globalThis by version, and a page that already has the
+ * same plotly.js (e.g. an exported report with plotly charts) is reused. The source runs as
+ * a classic script (from a blob URL) with CommonJS `module`/`exports` in scope and no AMD
+ * `define`, so the UMD bundle neither needs eval nor registers with a page's require.js.
+ */
+export function loadPlotly(library) {
+  const version = String(library.get("version") || "");
+  const cache = (globalThis.__eagleKitPlotly ??= new Map());
+  if (!cache.has(version)) {
+    const ready = globalThis.Plotly?.version === version && version
+      ? Promise.resolve(globalThis.Plotly)
+      : evaluatePlotly(library.get("source"), version);
+    cache.set(version, ready);
+    ready.catch(() => cache.delete(version));
+  }
+  return cache.get(version);
+}
+
+function evaluatePlotly(source, version) {
+  if (!source) return Promise.reject(new Error("the plotly.js model holds no source"));
+  const key = `__eagleKitPlotly_${version.replace(/\W/g, "_")}`;
+  const text =
+    "(function(){var module={exports:{}},exports=module.exports,define=undefined;\n" +
+    source +
+    `\n;globalThis[${JSON.stringify(key)}]=module.exports;})();`;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = url;
+    script.onload = () => {
+      URL.revokeObjectURL(url);
+      script.remove();
+      const plotly = globalThis[key];
+      if (plotly && typeof plotly.react === "function") resolve(plotly);
+      else reject(new Error(`plotly.js ${version} did not load`));
+    };
+    script.onerror = () => {
+      URL.revokeObjectURL(url);
+      script.remove();
+      reject(new Error(`plotly.js ${version} could not be evaluated`));
+    };
+    document.head.append(script);
+  });
+}

@@ -1,7 +1,8 @@
 // Explorer: one panel per explanation (a grid to compare several), each composing the
 // TokenTimeline, RegionOverlay and AblationSlider child widgets, the insertion/deletion
-// curves (SVG drawn here, y range following the data, with downloads; or one plotly
-// FigureWidget shared by every panel when asked for) and the metrics table. With a kernel, Python links the children's
+// curves (SVG drawn here, y range following the data, with downloads; or, when asked for,
+// plotly charts drawn with plotly.js from the kernel's one PlotlyLibrary model, loaded once
+// per page) and the metrics table. With a kernel, Python links the children's
 // selection, k and mode; in an exported page (`_browser_links`) this module links them.
 // Never both: kernel updates are not filtered against newer browser values, so two
 // link layers would race (quick slider moves snapping back).
@@ -17,12 +18,13 @@ import {
   metricLabel,
   nearestStep,
   normalizeSelection,
+  plotlyCurves,
   pointIn,
   sameList,
   tickLabel,
   tokenDisplay,
 } from "./helpers.js";
-import { commit, downloadBlob, h, listen, s, serializeSvg, svgToPng } from "./dom.js";
+import { commit, downloadBlob, h, listen, loadPlotly, s, serializeSvg, svgToPng } from "./dom.js";
 
 const VIEW = { width: 320, height: 204 };
 const BOX = { left: 46, top: 22, width: 262, height: 132 };
@@ -46,7 +48,7 @@ function svgCurves(slider, el, title = "", xLabel = "fraction of the image inser
 
   function draw() {
     const data = slider.get("data");
-    const area = decodeArray(data.area).data;
+    const area = curveX(data);
     const ins = decodeArray(data.insertion);
     const del = decodeArray(data.deletion);
     const selected = normalizeSelection(slider.get("selected"), data.tokens.length);
@@ -113,7 +115,7 @@ function svgCurves(slider, el, title = "", xLabel = "fraction of the image inser
     const rect = plot.getBoundingClientRect();
     const x = ((e.clientX - rect.left) / rect.width) * VIEW.width;
     const a = Math.max(0, Math.min(1, (x - BOX.left) / BOX.width));
-    const area = decodeArray(slider.get("data").area).data;
+    const area = curveX(slider.get("data"));
     commit(slider, "k", nearestStep(area, a));
   }
   const svgText = () => serializeSvg(plot, { width: VIEW.width * 2, height: VIEW.height * 2 });
@@ -135,6 +137,49 @@ function svgCurves(slider, el, title = "", xLabel = "fraction of the image inser
     plot.removeEventListener("click", onClick);
     svgButton.removeEventListener("click", onSvg);
     pngButton.removeEventListener("click", onPng);
+  };
+}
+
+/**
+ * The x axis of the curves: the image area, or with prompt span features the fraction of the
+ * features (`curve_x`, as the AUCs of the metrics table: a span adds no image area).
+ */
+export function curveX(data) {
+  return decodeArray(data.curve_x ?? data.area).data;
+}
+
+/** The slider model's curves as a plotly chart (Plotly from loadPlotly); click to move k. */
+function plotlyChart(Plotly, slider, el, xLabel) {
+  const root = h("div", { class: "ek-curves ek-curves-plotly" });
+  el.replaceChildren(root);
+  function draw() {
+    const data = slider.get("data");
+    const selected = normalizeSelection(slider.get("selected"), data.tokens.length);
+    const tokens = selected.length ? selected : data.targets;
+    const k = slider.get("k");
+    const fig = plotlyCurves({
+      area: curveX(data),
+      insertion: meanCurve(decodeArray(data.insertion), tokens),
+      deletion: meanCurve(decodeArray(data.deletion), tokens),
+      k,
+      names: tokens.map((t) => tokenDisplay(data.tokens[t])),
+      xLabel,
+    });
+    root.dataset.k = String(k);
+    return Plotly.react(root, fig.data, fig.layout, { displaylogo: false, responsive: false });
+  }
+  const onClick = (event) => {
+    const point = event?.points?.[0];
+    if (point) commit(slider, "k", point.pointIndex);
+  };
+  const unlisten = listen(slider, { "data selected k": draw });
+  const ready = Promise.resolve(draw()).then(() => root.on("plotly_click", onClick));
+  return {
+    ready,
+    cleanup: () => {
+      unlisten();
+      Plotly.purge(root);
+    },
   };
 }
 
@@ -220,23 +265,26 @@ async function render({ model, el, host, signal }) {
     if (imageMap) jobs.push(mount(panel.overlay, overlay), mount(panel.slider, slider));
     if (prompt) jobs.push(mount(panel.prompt, prompt));
   }
-  // curves: one shared plotly figure for every panel when asked for (plotly.js is sent
-  // once), else SVG drawn here (also the fallback when the figure cannot render)
-  const figureRef = model.get("_figure");
-  if (figureRef) {
-    const slot = h("div", { class: "ek-slot ek-slot-figure" });
-    root.append(slot);
+  // curves: plotly charts when asked for (plotly.js from the one model every plotly
+  // explorer refers to, evaluated once per page), else SVG drawn here (also the fallback
+  // when plotly.js cannot load)
+  const plotlyRef = model.get("_plotly");
+  if (plotlyRef) {
     jobs.push(
       (async () => {
+        let Plotly;
         try {
-          const child = await host.getWidget(figureRef);
-          await child.render({ el: slot, signal });
-          curveSlots.forEach((c) => c.remove());
+          Plotly = await loadPlotly(await host.getModel(plotlyRef));
         } catch (err) {
-          console.warn("[eagle_kit] plotly figure unavailable; drawing the curves as SVG", err);
-          slot.remove();
+          console.warn("[eagle_kit] plotly.js unavailable; drawing the curves as SVG", err);
           await Promise.all(panels.map((p, i) => svgFallback(p, curveSlots[i])));
+          return;
         }
+        const charts = await Promise.all(
+          panels.map(async (p, i) => plotlyChart(Plotly, await host.getModel(p.slider), curveSlots[i], p.x_label)),
+        );
+        for (const chart of charts) cleanups.push(chart.cleanup);
+        await Promise.all(charts.map((c) => c.ready));
       })(),
     );
   } else {

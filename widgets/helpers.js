@@ -80,6 +80,8 @@ export const PALETTE = Object.freeze({
   unseen: "#808080",
   text: "#1f1f1f",
   muted: "#555555",
+  prompt: "#e69f00",
+  na: "#bdbdbd",
 });
 // END PALETTE
 
@@ -170,6 +172,38 @@ export function relianceColor(value, scale = RELIANCE_SCALE) {
     [from, to, t] = [white, red, Math.min(1, (r - mid) / (top - mid))];
   }
   return [0, 1, 2].map((c) => Math.round(from[c] + (to[c] - from[c]) * t));
+}
+
+/** "#rrggbb" → [r, g, b]. */
+export function hexRgb(hex) {
+  const v = parseInt(String(hex).slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+/**
+ * Chip colours of the token labels of explanations with prompt span features, where the label
+ * comes from the three-way split (eagle_kit.colors.MODALITY_COLORS): image red, prompt
+ * orange, language prior blue, mixed light grey, "n/a" mid grey (no reading).
+ */
+export const MODALITY_COLORS = Object.freeze({
+  visual: PALETTE.visual,
+  prompt: PALETTE.prompt,
+  prior: PALETTE.prior,
+  mixed: PALETTE.neutral,
+  "n/a": PALETTE.na,
+});
+
+/**
+ * Chip colour [r, g, b] of token i. `d.reading === "split"` (prompt span features): the
+ * colour of its label (MODALITY_COLORS). Otherwise the visual reliance scale of I_t, and the
+ * neutral "n/a" grey when the token has no reading (label "n/a" or a NaN reliance) — never a
+ * colour of evidence.
+ */
+export function tokenChipColor(d, i) {
+  const label = d.modality ? d.modality[i] : undefined;
+  if (d.reading === "split") return hexRgb(MODALITY_COLORS[label] ?? PALETTE.na);
+  if (label === "n/a" || !Number.isFinite(d.reliance[i])) return hexRgb(PALETTE.na);
+  return relianceColor(d.reliance[i]);
 }
 
 /** CSS gradient of the reliance scale from 0 to `scale.top`, for the legend. */
@@ -371,12 +405,13 @@ export function sameList(a, b) {
 
 /**
  * Which map the overlay shows for a token selection: the objective's own map when nothing
- * is selected or the selection is exactly the objective's targets; otherwise the map read
- * from the recorded insertion curves of the selected tokens.
+ * is selected; otherwise the map read from the recorded insertion curves of the selected
+ * tokens — also when they are exactly the objective's targets (a one-token answer), so the
+ * overlay and the prompt view (spanValues) always read the same selection the same way.
+ * `targets` is kept for the callers' signature.
  */
 export function mapSource(selected, targets) {
-  if (!selected.length || sameList(selected, targets)) return "objective";
-  return "tokens";
+  return selected.length ? "tokens" : "objective";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -616,12 +651,31 @@ export function tokenDisplay(text) {
   return shown.length ? shown : "␣";
 }
 
-/** Human-readable metric name ("insertion_auc" → "insertion AUC"). */
+/**
+ * Human-readable metric name, as eagle_kit.metrics.metric_label: "insertion_auc" →
+ * "insertion AUC (over area)", "deletion_auc_features_sensitive" → "deletion AUC (over
+ * features), sensitive tokens" (explanations with prompt spans integrate over the fraction
+ * of features), "highest_confidence" → "highest confidence".
+ */
 export function metricLabel(name) {
-  return String(name)
+  let base = String(name);
+  const extra = [];
+  if (base.endsWith("_sensitive")) {
+    base = base.slice(0, -"_sensitive".length);
+    extra.push("sensitive tokens");
+  }
+  let over = "";
+  if (base.endsWith("_features")) {
+    base = base.slice(0, -"_features".length);
+    over = " (over features)";
+  } else if (base === "insertion_auc" || base === "deletion_auc") {
+    over = " (over area)";
+  }
+  const words = base
     .split("_")
     .map((w) => (w === "auc" ? "AUC" : w))
     .join(" ");
+  return [words + over, ...extra].join(", ");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -636,7 +690,7 @@ export const MIN_CURVE_SPAN = 0.1;
  * otherwise the data's range padded by 8 % and at least `minSpan` wide, kept inside [0, 1].
  * A real photo's p ≈ 0.02 is then readable instead of a flat line at the bottom.
  * Returns {y: [lo, hi], zoomed, ticks, decimals} (ticks at round values, see niceTicks).
- * Mirrors eagle_kit.widgets.static.curve_domain.
+ * A reference implementation in tests/widgets/test_widget_static.py checks it.
  */
 export function curveDomain(curves, minSpan = MIN_CURVE_SPAN) {
   let lo = Infinity;
@@ -685,6 +739,45 @@ export function niceTicks(lo, hi, target = 5) {
 /** A tick label with the given decimals, trailing zeros dropped ("0.5", "0.05", "0.125"). */
 export function tickLabel(v, decimals) {
   return String(Number(v.toFixed(decimals)));
+}
+
+/**
+ * The plotly figure {data, layout} of one panel's insertion (solid) and deletion (dashed)
+ * curves: x = `area` (fraction inserted / deleted), y = the mean p of the shown tokens, the
+ * y range following the data (curveDomain; the axis title says "zoomed" when it is), step
+ * k marked by a dotted line, the title naming the tokens. Colours from PALETTE. Pure: the
+ * Explorer hands the result to Plotly.react (curves="plotly").
+ */
+export function plotlyCurves({ area, insertion, deletion, k, names = [], xLabel = "fraction of the image inserted / deleted" }) {
+  const x = Array.from(area);
+  const step = Math.max(0, Math.min(x.length - 1, k));
+  const dom = curveDomain([insertion, deletion]);
+  const shown = names.slice(0, 6).map((n) => `“${n}”`).join(" ") + (names.length > 6 ? ` +${names.length - 6}` : "");
+  const trace = (name, y, color, dash) => ({
+    type: "scatter",
+    mode: "lines+markers",
+    name,
+    x,
+    y: Array.from(y),
+    line: { color, width: 2, dash },
+    marker: { size: 4, color },
+    hovertemplate: `${name}: %{y:.3f} at %{x:.3f}<extra></extra>`,
+  });
+  return {
+    data: [trace("insertion", insertion, PALETTE.insertion, "solid"), trace("deletion", deletion, PALETTE.deletion, "dash")],
+    layout: {
+      width: 340,
+      height: 270,
+      margin: { l: 52, r: 10, t: 34, b: 72 },
+      title: { text: `mean p of ${shown} · k = ${step}`, font: { size: 11 } },
+      xaxis: { title: { text: xLabel, font: { size: 11 } }, range: [0, 1] },
+      yaxis: { title: { text: dom.zoomed ? "mean p (zoomed)" : "mean p", font: { size: 11 } }, range: dom.y },
+      shapes: [{ type: "line", xref: "x", yref: "paper", x0: x[step], x1: x[step], y0: 0, y1: 1, line: { dash: "dot", width: 1, color: PALETTE.text } }],
+      legend: { orientation: "h", x: 0.5, y: -0.3, xanchor: "center", yanchor: "top", font: { size: 10 } },
+      font: { family: "DejaVu Sans, Arial, sans-serif", color: PALETTE.text },
+      template: { layout: { plot_bgcolor: "#fff", paper_bgcolor: "#fff" } },
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------

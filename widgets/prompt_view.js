@@ -89,7 +89,23 @@ function render({ model, el }) {
   draw();
   const names = ["selected", "spans", "token_values", "objective", "prompt"];
   for (const name of names) model.on(`change:${name}`, draw);
-  return () => names.forEach((name) => model.off(`change:${name}`, draw));
+  const showStatic = hideStaticView(model.get("_static_id"));
+  return () => {
+    names.forEach((name) => model.off(`change:${name}`, draw));
+    showStatic();
+  };
+}
+
+/**
+ * The static view a notebook shows without a widget manager (nbconvert, GitHub) sits just
+ * before the widget; once the widget renders it is hidden, and shown again when the widget
+ * view goes away. Returns the function that shows it again.
+ */
+export function hideStaticView(id) {
+  if (!id || typeof document === "undefined") return () => {};
+  const nodes = [...document.querySelectorAll(`.ek-static[data-ek-static="${CSS.escape(id)}"]`)];
+  for (const node of nodes) node.hidden = true;
+  return () => nodes.forEach((node) => (node.hidden = false));
 }
 
 export default { render };

@@ -1,7 +1,9 @@
-// TokenTimeline: the recorded tokens in order, coloured by visual reliance, each a toggle
-// button with a sparkline of its insertion curve. The selection is the synced `selected`.
-// With prompt span features, each token also shows the three-way reading of p(full): how much
-// rests on the image, on the prompt and on the language prior (a stacked bar, hover and aria).
+// TokenTimeline: the recorded tokens in order, each a toggle button with a sparkline of its
+// insertion curve. The selection is the synced `selected`. Image regions only: chips coloured
+// by visual reliance I_t. With prompt span features: chips coloured by the label of the
+// three-way reading of p(full) (image / prompt / language prior / mixed), and each token shows
+// how much rests on each (a stacked bar, hover and aria). A token with no reading ("n/a") is
+// the neutral grey, with its own legend entry.
 
 import {
   PALETTE,
@@ -16,19 +18,20 @@ import {
   navigate,
   normalizeSelection,
   pointIn,
-  relianceColor,
   relianceGradient,
   rgbCss,
   sameList,
   textColorFor,
+  tokenChipColor,
   tokenDisplay,
+  MODALITY_COLORS,
 } from "./helpers.js";
 import { commit, h, keepNavigationKeys, listen, s } from "./dom.js";
 
 const SPARK = { left: 1, top: 1, width: 38, height: 10 };
 
 /** Colours of the three-way reading: image (visual red), prompt (orange), prior (blue). */
-export const SPLIT_COLORS = Object.freeze({ image: PALETTE.visual, prompt: PALETTE.cause, prior: PALETTE.prior });
+export const SPLIT_COLORS = Object.freeze({ image: PALETTE.visual, prompt: PALETTE.prompt, prior: PALETTE.prior });
 
 /**
  * Widths (fractions summing to 1, or all 0) of the stacked bar of one token's three-way
@@ -53,12 +56,14 @@ function readData(model) {
   return {
     tokens: d.tokens,
     modality: d.modality,
+    reading: d.reading === "split" ? "split" : "visual",
     targets: d.targets,
     reliance: decodeArray(d.reliance).data,
     pBlack: decodeArray(d.p_black).data,
     pFull: decodeArray(d.p_full).data,
     insertion: decodeArray(d.insertion),
-    area: decodeArray(d.area).data,
+    // sparkline x: the image area, or with prompt spans the fraction of features (curve_x)
+    area: decodeArray(d.curve_x ?? d.area).data,
     split: d.reliance_image
       ? [d.reliance_image, d.reliance_prompt, d.reliance_prior].map((a) => decodeArray(a).data)
       : null,
@@ -69,9 +74,13 @@ function readData(model) {
 function describe(d, i) {
   const target = d.targets.includes(i) ? ", in the objective" : "";
   const split = d.split ? `; ${splitText(d, i)}` : "";
+  const reading =
+    d.reading === "split"
+      ? `rests mostly on: ${READING_NAMES[d.modality[i]] ?? d.modality[i]}`
+      : `visual reliance ${formatProb(d.reliance[i])} (${d.modality[i]})`;
   return (
     `Token ${i} “${d.tokens[i]}”: p(black) ${formatProb(d.pBlack[i])}, p(full) ${formatProb(d.pFull[i])}, ` +
-    `visual reliance ${formatProb(d.reliance[i])} (${d.modality[i]})${target}${split}`
+    `${reading}${target}${split}`
   );
 }
 
@@ -102,9 +111,47 @@ function splitBar(d, i) {
   );
 }
 
-function legend() {
+/** Words of the token labels of the three-way reading (legend, hover, aria). */
+export const READING_NAMES = Object.freeze({
+  visual: "image",
+  prompt: "prompt",
+  prior: "language prior",
+  mixed: "mixed (no part holds half of p(full))",
+  "n/a": "n/a (no reading)",
+});
+
+function swatch(label, text) {
+  return h("span", { class: "ek-split-key", "data-modality": label }, [
+    h("span", { class: "ek-split-swatch", style: { background: MODALITY_COLORS[label] } }),
+    ` ${text}`,
+  ]);
+}
+
+/**
+ * The chips' legend: with prompt span features (`d.reading === "split"`) one swatch per label
+ * of the three-way reading, "n/a" included; otherwise the I_t scale, with an "n/a" swatch
+ * when a token has no reading.
+ */
+export function legend(d) {
+  if (d.reading === "split") {
+    return h("div", { class: "ek-legend ek-legend-split", "aria-hidden": "true" }, [
+      h("span", { class: "ek-legend-end" }, "chip colour: what p(token) rests on —"),
+      swatch("visual", "image"),
+      swatch("prompt", "prompt"),
+      swatch("prior", "language prior"),
+      swatch("mixed", "mixed"),
+      swatch("n/a", "n/a"),
+      h(
+        "span",
+        { class: "ek-legend-note" },
+        "label = the largest part of the three-way split when it holds ≥ ½ of p(full) and ≥ 0.1; line = p(token) as features are inserted",
+      ),
+    ]);
+  }
   const { mid, top } = RELIANCE_SCALE;
+  const na = d.modality && d.modality.includes("n/a") ? [swatch("n/a", "n/a (no reading)")] : [];
   return h("div", { class: "ek-legend", "aria-hidden": "true" }, [
+    ...na,
     h("span", { class: "ek-legend-end" }, "language prior"),
     h("span", { class: "ek-legend-scale" }, [
       h("span", { class: "ek-legend-bar", style: { background: relianceGradient() } }),
@@ -136,7 +183,8 @@ function render({ model, el }) {
   const details = h("div", { class: "ek-token-details", "aria-hidden": "true" }, "\u00a0");
   const status = h("div", { class: "ek-selection-status", role: "status", "aria-live": "polite" });
   const split = h("div", {});
-  root.append(legend(), split, group, details, status);
+  const key = h("div", {});
+  root.append(key, split, group, details, status);
 
   const selected = () => normalizeSelection(model.get("selected"), d.tokens.length);
   const select = (next) => commit(model, "selected", next, sameList);
@@ -153,10 +201,11 @@ function render({ model, el }) {
 
   function build() {
     markers = [];
+    key.replaceChildren(legend(d));
     split.replaceChildren(...(d.split ? [splitLegend()] : []));
     focus = Math.min(focus, Math.max(0, d.tokens.length - 1));
     buttons = d.tokens.map((text, i) => {
-      const bg = relianceColor(d.reliance[i]);
+      const bg = tokenChipColor(d, i);
       const b = h(
         "button",
         {

@@ -5,13 +5,23 @@ Every baseline returns an :class:`~eagle_kit.Explanation` scored on the same cur
 :func:`eagle_kit.score_saliency` — so every metric, plot and widget compares methods on equal
 terms.
 
-Black box (any scorer), over the given regions:
+The feature-set baselines rank the features of :func:`eagle_kit.explain`: the image regions,
+and with ``text_regions="words"|"sentences"|[(start, end), …]`` (Hugging Face models) the
+prompt spans after them (``regions="none"``: the spans alone), a removed span's tokens
+replaced in place by ``text_baseline`` (:mod:`eagle_kit.text_regions`). Their result has the
+``region`` coordinates (``region_kind``, ``region_text``, ``region_start``/``region_end``),
+``feature_fraction`` curves and three-way reading of EAGLE's joint explanation on the same
+features, so :meth:`~eagle_kit.Explanation.text_values`, :func:`eagle_kit.plot.prompt` and
+:func:`eagle_kit.evaluate` read both alike. The pixel maps (:func:`llava_cam`,
+:func:`token_activation_map`) have no prompt spans and refuse them.
 
-* :func:`occlusion` — each region removed alone (N + 1 images).
-* :func:`rise` — RISE: random region keep-masks.
+Black box (any scorer), over the features:
+
+* :func:`occlusion` — each feature removed alone (N + 1 inputs).
+* :func:`rise` — RISE: random feature keep-masks.
 * :func:`random_order` — a uniformly random order, the floor.
 
-captum's perturbation algorithms over the same regions (``pip install
+captum's perturbation algorithms over the same features (``pip install
 'eagle-kit[baselines]'``), driven by the batched scorer (:mod:`.perturbation`):
 
 * :func:`shapley_sampling` — Shapley value sampling.
@@ -31,14 +41,14 @@ methods only from their papers.
 Schema additions (on top of :mod:`eagle_kit.explanation`'s):
 
 ==========================  ==========  ================================================
-``baseline_values``         (region)    the method's raw value per region (occlusion's
+``baseline_values``         (region)    the method's raw value per feature (occlusion's
                                         drop, RISE's mean score, Shapley value, KernelSHAP
                                         or LIME coefficient), in probability; the order is
-                                        by decreasing value (ties by region id)
+                                        by decreasing value (ties by feature id)
 ``baseline_map``            (y, x)      the pixel map of ``llava_cam`` / ``tam``
 ==========================  ==========  ================================================
 
-Attributes: ``method``; ``baseline_evaluations`` and ``baseline_forward_calls`` (images and
+Attributes: ``method``; ``baseline_evaluations`` and ``baseline_forward_calls`` (inputs and
 scorer calls of the method itself, before its curves), ``baseline_seconds``,
 ``baseline_peak_memory_bytes`` with ``baseline_memory_measure`` (``"cuda_max_allocated"``
 on a GPU, ``"rss_peak_delta"`` on the CPU: peak resident memory above the start, sampled),
@@ -53,6 +63,10 @@ Example:
     >>> shap = ek.baselines.shapley_sampling(  # doctest: +SKIP
     ...     model, scene.image, cells, n_samples=4, prompt=ek.shapes.CAPTION_PROMPT,
     ...     answer=scene.caption, targets="red")
+    >>> words = ek.baselines.occlusion(  # doctest: +SKIP
+    ...     model, scene.image, cells, prompt="is there a red circle ?", answer="yes",
+    ...     text_regions="words")
+    >>> words.text_values(kind="gain")  # doctest: +SKIP
     >>> cam = ek.baselines.llava_cam(  # doctest: +SKIP
     ...     model, scene.image, prompt=ek.shapes.CAPTION_PROMPT, answer=scene.caption)
 """

@@ -1,4 +1,9 @@
-"""Cheap black-box baselines every user expects (METHOD §10): occlusion, RISE, random order."""
+"""Cheap black-box baselines every user expects (METHOD §10): occlusion, RISE, random order.
+
+Each ranks the features of :func:`eagle_kit.explain`: the image regions and, with
+``text_regions``, the prompt spans after them (a removed span's tokens replaced in place by
+``text_baseline``, see :mod:`eagle_kit.text_regions`), and scores its order on EAGLE's curves.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..api import _resolve_regions, score_order
 from ..explanation import Explanation
-from ..images import as_media
 from ..regions import RegionSet
-from ._cost import CostMeter, _device_of, record
-from ._keep import KeepObjective, check_batch_size
+from ._assemble import rank_features
+from ._keep import KeepObjective
 
 __all__ = ["occlusion", "rise", "random_order"]
 
@@ -19,97 +22,127 @@ __all__ = ["occlusion", "rise", "random_order"]
 def occlusion(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     targets: Any = None,
     batch_size: int = 64,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **options: Any,
 ) -> Explanation:
-    """Order regions by the drop in the targets' probability when each is removed alone.
+    """Order the features by the drop in the targets' probability when each is removed alone.
 
-    Scores ``N + 1`` images (the full image and each region removed); the drops are stored
-    as ``baseline_values`` (region). Options as for :func:`eagle_kit.score_order`.
+    Scores ``N + 1`` inputs (everything kept, and each feature removed); the drops
+    ``f(all) − f(all but feature j)`` are stored as ``baseline_values`` (region).
+
+    Args:
+        scorer: a model from :func:`eagle_kit.load_model` or a scorer callable
+            (``B×H×W×3`` uint8 → ``B×T`` probabilities).
+        image: ``H×W×3`` image (array, PIL image or path) or ``F×H×W×3`` frames.
+        regions: a :class:`~eagle_kit.RegionSet` or ``H×W`` label map; ``"none"`` for no
+            image regions (prompt spans only, with ``text_regions``).
+        targets: the objective's tokens, as for :func:`eagle_kit.explain`.
+        batch_size: inputs per scorer call.
+        text_regions: prompt spans as features after the image regions (Hugging Face
+            models): ``"words"``, ``"sentences"`` or ``[(start, end), …]``, as for
+            :func:`eagle_kit.explain`; the result has the same ``region`` coordinates
+            (``region_kind``, ``region_text``, ``region_start``/``region_end``) and three-way
+            reading as EAGLE's joint explanation.
+        text_baseline: the token replacing a removed span's tokens (id or one-token text;
+            default pad, else unk).
+        **options: as for :func:`eagle_kit.score_order` (``fill``, ``prompt``, ``answer``,
+            ``generation`` …).
+
+    Returns:
+        An :class:`~eagle_kit.Explanation` (``method="occlusion"``).
+
+    Raises:
+        ValueError: ``batch_size`` < 1; ``regions="none"`` without ``text_regions``;
+            ``text_baseline`` without ``text_regions``.
+        TypeError: ``text_regions`` with a scorer that cannot replace prompt tokens.
     """
-    media = as_media(image)
-    rs = _resolve_regions(regions, media, 0, "grid")
-    n = rs.n_regions
-    with CostMeter(_device_of(scorer)) as meter:
-        f = KeepObjective(
-            scorer, media, rs, targets=targets, batch_size=batch_size, options=options
-        )
+
+    def drops(f: KeepObjective) -> np.ndarray:
+        n = f.n_features
         keep = np.ones((n + 1, n), dtype=bool)
         keep[np.arange(1, n + 1), np.arange(n)] = False
         values = f(keep)
-        drop = values[0] - values[1:]
-    order = np.argsort(-drop, kind="stable")
-    expl = score_order(
-        scorer, media, rs, order, targets=targets, batch_size=batch_size, method="occlusion",
-        **options,
+        return values[0] - values[1:]
+
+    return rank_features(
+        "occlusion", scorer, image, regions, values_of=drops, targets=targets,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options, recorded={"batch_size": batch_size},
     )  # fmt: skip
-    return record(
-        expl,
-        meter,
-        evaluations=f.evaluations,
-        forward_calls=f.forward_calls,
-        options={"batch_size": batch_size},
-        region_values=drop,
-    )
 
 
 def rise(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     n_masks: int = 256,
     keep_prob: float = 0.5,
     seed: int = 0,
     targets: Any = None,
     batch_size: int = 64,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **options: Any,
 ) -> Explanation:
-    """RISE over regions: random keep-masks, each region scored by the mean target
+    """RISE over the features: random keep-masks, each feature scored by the mean target
     probability of the masks that keep it (stored as ``baseline_values`` (region)).
 
     Args:
         n_masks: random keep-masks scored (the method's evaluations).
-        keep_prob: probability that a mask keeps a region.
+        keep_prob: probability that a mask keeps a feature.
         seed: seed of the masks.
+        (the others as for :func:`occlusion`)
+
+    Raises:
+        ValueError: ``n_masks`` < 2 or ``keep_prob`` outside (0, 1); as :func:`occlusion`.
     """
     if n_masks < 2 or not 0 < keep_prob < 1:
         raise ValueError("rise needs n_masks >= 2 and 0 < keep_prob < 1.")
-    media = as_media(image)
-    rs = _resolve_regions(regions, media, 0, "grid")
-    with CostMeter(_device_of(scorer)) as meter:
-        f = KeepObjective(
-            scorer, media, rs, targets=targets, batch_size=batch_size, options=options
-        )
-        keep = np.random.default_rng(seed).random((n_masks, rs.n_regions)) < keep_prob
+
+    def saliency(f: KeepObjective) -> np.ndarray:
+        keep = np.random.default_rng(seed).random((n_masks, f.n_features)) < keep_prob
         values = f(keep)
-        sal = (keep * values[:, None]).sum(0) / np.maximum(keep.sum(0), 1)
-    order = np.argsort(-sal, kind="stable")
-    expl = score_order(
-        scorer, media, rs, order, targets=targets, batch_size=batch_size, method="rise", **options
-    )
-    return record(
-        expl,
-        meter,
-        evaluations=f.evaluations,
-        forward_calls=f.forward_calls,
-        options={"n_masks": n_masks, "keep_prob": keep_prob, "seed": seed},
-        region_values=sal,
-    )
+        return (keep * values[:, None]).sum(0) / np.maximum(keep.sum(0), 1)
+
+    return rank_features(
+        "rise", scorer, image, regions, values_of=saliency, targets=targets,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options, recorded={"n_masks": n_masks, "keep_prob": keep_prob, "seed": seed},
+    )  # fmt: skip
 
 
 def random_order(
-    scorer: Any, image: Any, regions: RegionSet | np.ndarray, *, seed: int = 0, **options: Any
+    scorer: Any,
+    image: Any,
+    regions: RegionSet | np.ndarray | str,
+    *,
+    seed: int = 0,
+    targets: Any = None,
+    batch_size: int | None = None,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
+    **options: Any,
 ) -> Explanation:
-    """A uniformly random region order: the floor any method must beat."""
-    if "batch_size" in options:
-        check_batch_size(options["batch_size"])
-    media = as_media(image)
-    rs = _resolve_regions(regions, media, 0, "grid")
-    with CostMeter(_device_of(scorer)) as meter:
-        order = np.random.default_rng(seed).permutation(rs.n_regions)
-    expl = score_order(scorer, media, rs, order, method="random", **options)
-    return record(expl, meter, evaluations=0, forward_calls=0, options={"seed": seed})
+    """A uniformly random feature order: the floor any method must beat.
+
+    Scores nothing but its curves. Options as for :func:`occlusion`; ``batch_size=None``
+    takes the scorer's own.
+    """
+
+    def ranks(f: KeepObjective) -> np.ndarray:
+        n = f.n_features
+        values = np.empty(n)
+        values[np.random.default_rng(seed).permutation(n)] = np.arange(n, 0, -1)
+        return values  # the permutation, first = highest
+
+    return rank_features(
+        "random", scorer, image, regions, values_of=ranks, targets=targets,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options, recorded={"seed": seed}, store_values=False,
+    )  # fmt: skip

@@ -163,6 +163,26 @@ def _check_model(model: Any, method: str) -> None:
         )
 
 
+def _refuse_text(options: dict[str, Any], method: str) -> None:
+    """Gradient maps live on the image tokens: prompt spans have no meaning for them.
+
+    An explicit ``text_regions=None`` / ``text_baseline=None`` means "no spans": it is
+    dropped from ``options`` (in place), so it never reaches the model's ``prepare``.
+    """
+    for key in ("text_regions", "text_baseline"):
+        if key in options and options[key] is None:
+            del options[key]
+    given = [k for k in ("text_regions", "text_baseline") if k in options]
+    if given:
+        raise ValueError(
+            f"{method} maps the gradient/activation at the image tokens to pixels; it cannot "
+            f"attribute prompt spans, so {' and '.join(given)} is not accepted. Explain prompt "
+            "spans with ek.explain(..., text_regions='words') or a feature-set baseline "
+            "(ek.baselines.occlusion, rise, random_order, shapley_sampling, kernel_shap, lime "
+            "with text_regions=...), or drop text_regions to keep this image map."
+        )
+
+
 def _prepare(
     model: Any,
     media: np.ndarray,
@@ -281,10 +301,12 @@ def llava_cam(
 
     Raises:
         TypeError: ``model`` is not a Hugging Face model.
-        ValueError: a bad ``layer``, video input, or a family without a known grid.
+        ValueError: a bad ``layer``, video input, a family without a known grid, or
+            ``text_regions``/``text_baseline`` (a pixel map has no prompt spans).
     """
     import torch
 
+    _refuse_text(options, "llava_cam")
     _check_model(model, "llava_cam")
     media = _check_image(image, "llava_cam")
     n_layers = _decoder_layers(model)
@@ -360,6 +382,7 @@ def token_activation_map(
     """
     import torch
 
+    _refuse_text(options, "token_activation_map")
     _check_model(model, "token_activation_map")
     media = _check_image(image, "token_activation_map")
     rank_gaussian_filter(np.zeros((1, 1)), size=filter_size, sigma=sigma)  # check the options

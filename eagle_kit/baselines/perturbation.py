@@ -1,9 +1,11 @@
-"""Shapley value sampling, KernelSHAP and LIME over EAGLE's regions, through captum.
+"""Shapley value sampling, KernelSHAP and LIME over EAGLE's features, through captum.
 
-The interpretable input is the region set: captum perturbs a region-indicator vector
-``x ∈ {0,1}^N`` (input ``ones(1, N)``, baseline ``zeros(1, N)``, feature mask = region ids
+The interpretable input is the feature set of :func:`eagle_kit.explain` — the image regions,
+then (with ``text_regions``) the prompt spans: captum perturbs a feature-indicator vector
+``x ∈ {0,1}^N`` (input ``ones(1, N)``, baseline ``zeros(1, N)``, feature mask = feature ids
 ``0..N-1``, as captum's ``ImageMaskInput`` does for a label map), and a batched forward turns
-each row of captum's ``B×N`` batch into a keep-vector over regions and scores all rows with
+each row of captum's ``B×N`` batch into a keep-vector over the features (a removed region's
+pixels filled, a removed span's tokens replaced by the text baseline) and scores all rows with
 the bound scorer (one scorer call per ``batch_size`` rows, ``perturbations_per_eval =
 batch_size``). The objective is the targets' mean probability — the quantity on EAGLE's
 curves. captum's ``LLMAttribution`` is not used: it cannot batch, and under transformers 5
@@ -16,11 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..api import _resolve_regions, score_order
 from ..explanation import Explanation
-from ..images import as_media
 from ..regions import RegionSet
-from ._cost import CostMeter, _device_of, record
+from ._assemble import rank_features
 from ._keep import KeepObjective
 
 __all__ = ["shapley_sampling", "kernel_shap", "lime"]
@@ -47,12 +47,14 @@ def _attribute(
     algorithm: str,
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     n_samples: int,
     seed: int,
     targets: Any,
     batch_size: int,
+    text_regions: Any,
+    text_baseline: int | str | None,
     options: dict[str, Any],
     make: Any,
     recorded: dict[str, Any] | None = None,
@@ -60,69 +62,63 @@ def _attribute(
     import torch
 
     _check_positive("n_samples", n_samples)
-    media = as_media(image)
-    rs = _resolve_regions(regions, media, 0, "grid")
-    n = rs.n_regions
-    with CostMeter(_device_of(scorer)) as meter:
-        objective = KeepObjective(
-            scorer, media, rs, targets=targets, batch_size=batch_size, options=options
-        )
+
+    def attribute(objective: KeepObjective) -> np.ndarray:
+        n = objective.n_features
+        if n == 1:
+            # one feature: every coalition is empty or full, so its Shapley value, its
+            # KernelSHAP and LIME coefficients are the full change — occlusion's value
+            # (captum's KernelShap samples from an empty distribution here and returns NaN)
+            both = objective(np.array([[True], [False]]))
+            return np.array([float(both[0] - both[1])])
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             # captum's batch of perturbed indicator vectors (B×N, values 0/1) → B objectives
             keep = (x.detach().cpu().numpy() > 0.5).reshape(len(x), n)
             return torch.from_numpy(objective(keep)).to(x.dtype)
 
-        inputs = torch.ones(1, n, dtype=torch.float64)
-        base = torch.zeros(1, n, dtype=torch.float64)
-        mask = torch.arange(n).view(1, n)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             attr = make(forward).attribute(
-                inputs,
-                baselines=base,
-                feature_mask=mask,
+                torch.ones(1, n, dtype=torch.float64),
+                baselines=torch.zeros(1, n, dtype=torch.float64),
+                feature_mask=torch.arange(n).view(1, n),
                 n_samples=int(n_samples),
                 perturbations_per_eval=objective.batch_size,
             )
         values = attr.detach().double().view(-1).cpu().numpy()
-    if not np.all(np.isfinite(values)):
-        raise ValueError(
-            f"{algorithm} returned non-finite attributions; raise n_samples (got {n_samples})."
-        )
-    order = np.argsort(-values, kind="stable")
-    expl = score_order(
-        scorer, media, rs, order, targets=targets, batch_size=batch_size, method=algorithm,
-        **options,
-    )  # fmt: skip
-    return record(
-        expl,
-        meter,
-        evaluations=objective.evaluations,
-        forward_calls=objective.forward_calls,
-        options={
-            "n_samples": int(n_samples),
-            "seed": int(seed),
-            "batch_size": int(batch_size),
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"{algorithm} returned non-finite attributions; raise n_samples (got {n_samples})."
+            )
+        return values
+
+    return rank_features(
+        algorithm, scorer, image, regions, values_of=attribute, targets=targets,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options,
+        recorded={
+            "n_samples": int(n_samples), "seed": int(seed), "batch_size": batch_size,
             **(recorded or {}),
         },
-        region_values=values,
-    )
+    )  # fmt: skip
 
 
 def shapley_sampling(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     n_samples: int = 16,
     seed: int = 0,
     targets: Any = None,
     batch_size: int = 64,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **options: Any,
 ) -> Explanation:
-    """Shapley values of the regions by permutation sampling (captum's
-    ``ShapleyValueSampling``), regions ordered by value, scored on EAGLE's curves (METHOD §8).
+    """Shapley values of the features by permutation sampling (captum's
+    ``ShapleyValueSampling``), features ordered by value, scored on EAGLE's curves (METHOD §8).
 
     Exact for an additive objective with any ``n_samples``; otherwise an unbiased estimate.
 
@@ -130,13 +126,19 @@ def shapley_sampling(
         scorer: a model from :func:`eagle_kit.load_model` or a scorer callable
             (``B×H×W×3`` uint8 → ``B×T`` probabilities).
         image: ``H×W×3`` image (array, PIL image or path).
-        regions: a :class:`~eagle_kit.RegionSet` or ``H×W`` label map.
-        n_samples: random permutations; the method scores ``n_samples·N + 1`` images at most
+        regions: a :class:`~eagle_kit.RegionSet` or ``H×W`` label map; ``"none"`` for prompt
+            spans only (with ``text_regions``).
+        n_samples: random permutations; the method scores ``n_samples·N + 1`` inputs at most
             (captum evaluates the empty set once per batch of permutations).
         seed: torch seed of the permutations.
         targets: the objective's tokens, as for :func:`eagle_kit.explain`.
         batch_size: masked images per scorer call (captum's ``perturbations_per_eval``;
             captum batches the steps of one permutation, so at most N at a time).
+        text_regions: prompt spans as features after the image regions (Hugging Face
+            models): ``"words"``, ``"sentences"`` or ``[(start, end), …]``, as for
+            :func:`eagle_kit.explain`; the result has the same ``region`` coordinates as
+            EAGLE's joint explanation.
+        text_baseline: the token replacing a removed span's tokens (default pad, else unk).
         **options: as for :func:`eagle_kit.score_order` (``fill``, ``prompt``,
             ``generation`` …).
 
@@ -147,29 +149,33 @@ def shapley_sampling(
 
     Raises:
         ImportError: captum is not installed (``pip install 'eagle-kit[baselines]'``).
-        ValueError: ``n_samples`` or ``batch_size`` < 1.
+        ValueError: ``n_samples`` or ``batch_size`` < 1; ``regions="none"`` or
+            ``text_baseline`` without ``text_regions``.
+        TypeError: ``text_regions`` with a scorer that cannot replace prompt tokens.
     """
     attr = _captum()
     return _attribute(
         "shapley_sampling", scorer, image, regions, n_samples=n_samples, seed=seed,
-        targets=targets, batch_size=batch_size, options=options,
-        make=attr.ShapleyValueSampling,
+        targets=targets, batch_size=batch_size, text_regions=text_regions,
+        text_baseline=text_baseline, options=options, make=attr.ShapleyValueSampling,
     )  # fmt: skip
 
 
 def kernel_shap(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     n_samples: int = 1024,
     seed: int = 0,
     targets: Any = None,
     batch_size: int = 64,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **options: Any,
 ) -> Explanation:
-    """KernelSHAP over the regions (captum's ``KernelShap``: coalitions sampled by the Shapley
-    kernel, a linear regression fitted to their objectives), regions ordered by coefficient,
+    """KernelSHAP over the features (captum's ``KernelShap``: coalitions sampled by the Shapley
+    kernel, a linear regression fitted to their objectives), features ordered by coefficient,
     scored on EAGLE's curves (METHOD §8).
 
     Args:
@@ -187,14 +193,15 @@ def kernel_shap(
     attr = _captum()
     return _attribute(
         "kernel_shap", scorer, image, regions, n_samples=n_samples, seed=seed, targets=targets,
-        batch_size=batch_size, options=options, make=attr.KernelShap,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options, make=attr.KernelShap,
     )  # fmt: skip
 
 
 def lime(
     scorer: Any,
     image: Any,
-    regions: RegionSet | np.ndarray,
+    regions: RegionSet | np.ndarray | str,
     *,
     n_samples: int = 1024,
     seed: int = 0,
@@ -202,14 +209,16 @@ def lime(
     kernel_width: float = 0.25,
     targets: Any = None,
     batch_size: int = 64,
+    text_regions: Any = None,
+    text_baseline: int | str | None = None,
     **options: Any,
 ) -> Explanation:
-    """LIME over the regions (captum's ``Lime``), regions ordered by coefficient, scored on
+    """LIME over the features (captum's ``Lime``), features ordered by coefficient, scored on
     EAGLE's curves (METHOD §8).
 
-    As in LIME's image explainer: each region is kept with probability 1/2, samples are
+    As in LIME's image explainer: each feature is kept with probability 1/2, samples are
     weighted by ``exp(-d²/(2·kernel_width²))`` with ``d`` the cosine distance between the
-    sample's indicator vector and the full image's, and a ridge regression (``alpha``) is
+    sample's indicator vector and the full input's, and a ridge regression (``alpha``) is
     fitted to the objective.
 
     Args:
@@ -243,6 +252,7 @@ def lime(
 
     return _attribute(
         "lime", scorer, image, regions, n_samples=n_samples, seed=seed, targets=targets,
-        batch_size=batch_size, options=options, make=make,
+        batch_size=batch_size, text_regions=text_regions, text_baseline=text_baseline,
+        options=options, make=make,
         recorded={"alpha": float(alpha), "kernel_width": float(kernel_width)},
     )  # fmt: skip

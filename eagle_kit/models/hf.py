@@ -249,7 +249,32 @@ class VisionLanguageModel:
                 f"see the {kind}. Put {{'type': '{kind}'}} in the user message's content. "
                 f"Formatted prompt: {text!r}"
             )
+        self._check_length(int(inputs["input_ids"].shape[-1]))
         return text, inputs
+
+    def max_positions(self) -> int | None:
+        """The longest sequence (prompt with image tokens + answer) the model's positions
+        cover: ``max_position_embeddings`` of its text config; None when it gives none."""
+        config = self.model.config
+        for part in (getattr(config, "text_config", None), config):
+            n = getattr(part, "max_position_embeddings", None)
+            if isinstance(n, int) and n > 0:
+                return n
+        return None
+
+    def _check_length(self, n_prompt: int, n_answer: int = 0) -> None:
+        """A clear error before scoring/generation when the sequence is longer than the
+        model's positions (transformers only warns, then gives meaningless scores)."""
+        limit = self.max_positions()
+        if limit is None or n_prompt + n_answer <= limit:
+            return
+        answer = f" + {n_answer} answer tokens" if n_answer else ""
+        raise ValueError(
+            f"The input is {n_prompt} prompt tokens (with the image tokens){answer} = "
+            f"{n_prompt + n_answer} tokens, longer than the {limit} positions '{self.name}' "
+            f"has (max_position_embeddings). Shorten the prompt or the answer, or use a model "
+            f"with a longer context."
+        )
 
     def _stop_ids(self) -> set[int]:
         stop: set[int] = set()
@@ -630,6 +655,7 @@ class VisionLanguageModel:
                 "The answer is empty (the model stopped at once), so there is nothing to explain. "
                 "Pass answer='...', a longer max_new_tokens, or include_end=True."
             )
+        self._check_length(int(inputs["input_ids"].shape[-1]), len(answer_ids))
         placeholders = {i for i in (self.image_token_id, self.video_token_id) if i is not None}
         if placeholders & set(answer_ids):
             raise ValueError(
@@ -884,28 +910,48 @@ class ModelScorer:
             forbidden_ids=[
                 i for i in (owner.image_token_id, owner.video_token_id) if i is not None
             ],
+            token_offsets=self._chat_token_offsets(),
         )
         if self._prefix is not None and self._prefix["cut"] > self.text_features.first_position:
             self._prefix = self._build_prefix()
             self.metadata["prefix_cache"] = int(self._prefix is not None)
         return self.text_features
 
-    def _check_text_keep(self, text_keep: Any, n: int) -> np.ndarray | None:
-        if text_keep is None:
+    def _chat_token_offsets(self) -> list[tuple[int, int]] | None:
+        """Each prompt input token's characters in :attr:`chat_text`, as the processor placed
+        them around its image/video expansions; ``None`` when the processor cannot report
+        them (then the spans are aligned by token ids).
+
+        Read from the processor itself, so tokens merged across an expansion's border and
+        expansions with text in them (frame timestamps, video preambles) map exactly.
+        """
+        from ..text_regions import chat_offsets
+
+        owner = self._owner
+        try:
+            enc = owner.processor(
+                text=[self.chat_text],
+                return_tensors="pt",  # SmolVLM's video expansion reads tensor shapes
+                return_offsets_mapping=True,
+                return_text_replacement_offsets=True,
+                **owner._media_kwargs([self.media], self.video),
+            )
+        except (TypeError, ValueError, NotImplementedError, KeyError, AttributeError):
             return None
-        if self.text_features is None:
-            raise ValueError(
-                "text_keep was given but no prompt spans are bound; call bind_text(...) first."
-            )
-        keep = np.asarray(text_keep)
-        if keep.dtype != np.bool_:
-            raise TypeError(f"text_keep must be a bool array (True = keep); got {keep.dtype}.")
-        if keep.shape != (n, self.text_features.n_features):
-            raise ValueError(
-                f"text_keep must have shape ({n}, {self.text_features.n_features}) — one row per "
-                f"image, one column per prompt span; got {keep.shape}."
-            )
-        return keep
+        offsets = enc.get("offset_mapping")
+        replacements = enc.get("text_replacement_offsets")
+        ids = enc.get("input_ids")
+        if offsets is None or replacements is None or ids is None:
+            return None
+        expected = self._text["input_ids"][0, : self.prompt_length].tolist()
+        if [int(i) for i in ids[0]] != expected or len(offsets[0]) != len(expected):
+            return None
+        return chat_offsets([(int(a), int(b)) for a, b in offsets[0]], replacements[0])
+
+    def _check_text_keep(self, text_keep: Any, n: int) -> np.ndarray | None:
+        from ..text_regions import check_text_keep
+
+        return check_text_keep(text_keep, self.text_features, n)
 
     def score_masks(
         self, masks: np.ndarray, fill_image: np.ndarray, *, text_keep: np.ndarray | None = None

@@ -115,6 +115,30 @@ def _resolve_source(name_or_path: str | os.PathLike) -> tuple[str, str]:
     return name, name
 
 
+#: Files of a processor saved with ``save_pretrained``: one of each group must be present.
+PROCESSOR_FILES: dict[str, tuple[str, ...]] = {
+    "image processor": ("preprocessor_config.json", "processor_config.json"),
+    "tokenizer": ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"),
+}
+
+
+def _check_processor_files(folder: Path, name: str) -> None:
+    """A clear error when a local model folder lacks the processor's files (transformers
+    would otherwise look them up on the hub and fail with an unrelated network error)."""
+    missing = [
+        f"{what} ({' or '.join(files)})"
+        for what, files in PROCESSOR_FILES.items()
+        if not any((folder / f).exists() for f in files)
+    ]
+    if missing:
+        raise FileNotFoundError(
+            f"The model folder '{name}' has a config.json but no {' and no '.join(missing)}, "
+            "so its processor cannot be loaded. Save the processor next to the model: "
+            "processor = AutoProcessor.from_pretrained(<the original model id or folder>); "
+            "processor.save_pretrained(folder) — or pass the complete folder (or hub id)."
+        )
+
+
 def load_model(
     name_or_path: str | os.PathLike,
     *,
@@ -146,7 +170,9 @@ def load_model(
         A :class:`VisionLanguageModel`.
 
     Raises:
-        FileNotFoundError: a local folder without a model, or the shapes model not trained.
+        FileNotFoundError: a local folder without a model or without the processor's files
+            (:data:`PROCESSOR_FILES`: image processor and tokenizer), or the shapes model not
+            trained.
         ValueError: an architecture that is not an image-text-to-text model.
 
     Example:
@@ -179,6 +205,8 @@ def load_model(
     quiet = in_notebook() and hf_logging.is_progress_bar_enabled()
     if quiet:
         hf_logging.disable_progress_bar()
+    if Path(source).is_dir():
+        _check_processor_files(Path(source), name)
     try:
         processor = AutoProcessor.from_pretrained(
             source, **({"trust_remote_code": True} if trust_remote_code else {})

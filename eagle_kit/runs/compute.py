@@ -98,11 +98,7 @@ def _eagle(
             early_stop=cfg.early_stop,
             progress=progress,
             checkpoint=checkpoint,
-            **(
-                {"text_regions": settings.text_regions, "text_baseline": _baseline(settings)}
-                if settings.text_regions is not None
-                else {}
-            ),
+            **_text_options(settings),
             keep_checkpoint=True,  # the store deletes it once the result file is complete
             **common,
         )
@@ -118,10 +114,14 @@ def _eagle(
         return search()
 
 
-def _baseline(settings: RunSettings) -> int | str | None:
-    """``text_baseline`` as ``explain`` takes it: a token id given as digits, else the text."""
+def _text_options(settings: RunSettings) -> dict[str, Any]:
+    """``text_regions``/``text_baseline`` as ``explain`` and the feature-set baselines take
+    them (a baseline token id given as digits becomes an int); nothing when unset."""
+    if settings.text_regions is None:
+        return {}
     b = settings.text_baseline
-    return int(b) if b is not None and b.strip().isdigit() else b
+    baseline = int(b) if b is not None and b.strip().isdigit() else b
+    return {"text_regions": settings.text_regions, "text_baseline": baseline}
 
 
 def _pixel_map(
@@ -197,8 +197,9 @@ def compute(
         return
 
     common = {"targets": targets, "fill": settings.fill, **options}
-    # the baselines' own bars follow the run's (``--quiet`` silences them too)
-    base = {**common, "progress": progress}
+    # the baselines' own bars follow the run's (``--quiet`` silences them too); the
+    # feature-set baselines rank the prompt spans with the regions, as eagle does
+    base = {**common, "progress": progress, **_text_options(settings)}
     bs = settings.batch_size or 64
     for method, key, checkpoint in task.methods:
         t0 = time.perf_counter()

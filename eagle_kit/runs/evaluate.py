@@ -163,7 +163,10 @@ def sample_metrics(
     """One row per done result with every per-sample metric (a wide ``pandas.DataFrame``).
 
     Columns: ``id``, ``model``, ``method``, ``insertion_auc``, ``deletion_auc``,
-    ``highest_confidence``, their ``_sensitive`` variants (NaN without a sensitive token),
+    ``highest_confidence``, their ``_sensitive`` variants (NaN without a sensitive token) —
+    for results with prompt span features ``insertion_auc_features``/``deletion_auc_features``
+    (+ ``_sensitive``) instead, over the fraction of features
+    (:func:`eagle_kit.metrics.curve_x`), so the two kinds never average in one row —
     ``point_game_{box,mask}_{strict,paper}`` where boxes/masks were given, and for labelled
     samples ``amcr`` (the sample's removed area; 1 when never corrected, as AMCR counts:
     its mean is the AMCR) and ``csr@10%`` (1 if corrected with at most 10 % of the area

@@ -50,7 +50,8 @@ class RunSettings:
         max_new_tokens: longest generated answer (when a sample gives no ``answer``).
         text_regions: ``None`` (image regions only), ``"words"`` or ``"sentences"``: the
             prompt's spans are features too (:func:`eagle_kit.explain`'s ``text_regions``;
-            method ``eagle`` only, Hugging Face models). Part of the key when set.
+            Hugging Face models), for ``eagle`` and the feature-set baselines (not the pixel
+            maps ``llava_cam``, ``tam``). Part of the key when set.
         text_baseline: the token replacing a removed span (an id as text, or a one-token
             string; ``None``: pad or unk). Part of the key when set.
         batch_size, device, threads: how to compute, not what: not part of a result's key.
@@ -136,16 +137,21 @@ class RunSettings:
     def check_text_methods(self, methods: Sequence[str]) -> None:
         """Refuse methods that cannot explain prompt spans when ``text_regions`` is set.
 
+        EAGLE and the feature-set baselines (occlusion, RISE, random, Shapley sampling,
+        KernelSHAP, LIME) rank the image regions and the prompt spans together; the pixel
+        maps (``llava_cam``, ``tam``) have no prompt spans.
+
         Raises:
-            ValueError: a method other than ``eagle`` with ``text_regions``.
+            ValueError: a pixel-map method with ``text_regions``.
         """
-        other = [m for m in methods if m != "eagle"]
-        if self.text_regions is not None and other:
+        pixel = [m for m in methods if m in PIXEL_MAPS]
+        if self.text_regions is not None and pixel:
             raise ValueError(
-                f"text_regions={self.text_regions!r} is supported by the eagle method only; "
-                f"{', '.join(other)} order image regions. Run them in a separate run without "
-                "text_regions (--text-regions), or compare on prompt spans with "
-                "eagle_kit.score_order(..., text_regions=...)."
+                f"text_regions={self.text_regions!r} needs methods that rank features; "
+                f"{', '.join(pixel)} map gradients/activations at the image tokens to pixels and "
+                "have no prompt spans. Run them in a separate run without text_regions "
+                "(--text-regions), or drop them from --methods (eagle, occlusion, rise, random, "
+                "shapley, kernel_shap and lime take --text-regions)."
             )
 
     def search_config(self) -> Any:
@@ -188,13 +194,13 @@ class RunSettings:
             "max_new_tokens": self.max_new_tokens,
             "dtype": self.dtype,
         }
+        if self.text_regions is not None:  # absent when unset: older keys stay valid
+            common["text_regions"] = self.text_regions
+            common["text_baseline"] = self.text_baseline
         if method == "eagle":
             cfg = asdict(self.search_config())
             cfg.pop("batch_size")
             common["search"] = cfg
-            if self.text_regions is not None:  # absent when unset: older keys stay valid
-                common["text_regions"] = self.text_regions
-                common["text_baseline"] = self.text_baseline
         elif method == "rise":
             common.update(rise_masks=self.rise_masks, seed=self.seed)
         elif method == "random":

@@ -6,6 +6,10 @@ tokens and a chat template in the family's format) and the family's own image/vi
 processors, and saves everything with ``save_pretrained`` so that
 ``eagle_kit.load_model(folder)`` loads it like a hub checkpoint. Nothing is downloaded.
 
+:func:`build_model` builds the families of :data:`SIZED_FAMILIES` at any size (the tiny
+models use it with tiny sizes, ``benchmarks/bench_gpu.py`` with the published ones) and
+returns the model and its processor without saving.
+
 Example:
     >>> from eagle_kit.testing.tiny_models import build_tiny_model
     >>> folder = build_tiny_model("llava", "tiny-llava")  # doctest: +SKIP
@@ -14,15 +18,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "SIZED_FAMILIES",
     "TINY_FAMILIES",
     "VIDEO_FAMILIES",
     "WORDS",
+    "build_model",
     "build_tiny_model",
     "native_size",
     "word_tokenizer",
@@ -164,17 +171,33 @@ def _text_ids(tokenizer: Any) -> dict[str, int]:
     return {k: None if v is None else int(v) for k, v in ids.items()}
 
 
+_TINY_LAYERS: dict[str, int] = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+}
+
+
 def _tiny_text(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 512,
-    }
-    base.update(overrides)
-    return base
+    """A tiny text model in the Llama/Qwen2 naming."""
+    return {**_TINY_LAYERS, "num_key_value_heads": 2, "max_position_embeddings": 512, **overrides}
+
+
+def _tiny_vision(**overrides: Any) -> dict[str, Any]:
+    """A tiny ViT tower in the CLIP/SigLIP naming (32×32 images, 8×8 patches)."""
+    return {**_TINY_LAYERS, "image_size": 32, "patch_size": 8, **overrides}
+
+
+def _tiny_mrope(**overrides: Any) -> dict[str, Any]:
+    """M-RoPE of a tiny Qwen text model (head size 16: sections 2 + 3 + 3 pairs)."""
+    return {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0, **overrides}
+
+
+def _tiny_pixels(patch: int, merge: int) -> dict[str, int]:
+    """Pixel bounds of a tiny Qwen image processor: one merged token up to 64 of them."""
+    factor = patch * merge
+    return {"min_pixels": factor * factor, "max_pixels": 64 * factor * factor}
 
 
 def _finish(
@@ -206,10 +229,47 @@ def _finish(
     return folder
 
 
-# --------------------------------------------------------------------------- families
+# --------------------------------------------------------------------------- any size
 
 
-def _build_llava(folder: Path) -> Path:
+def _llama_chat(
+    *, user: tuple[str, str], assistant: str, generation_prompt: str
+) -> tuple[str, Any]:
+    """Chat template and tokenizer of the Llama-based LLaVA families.
+
+    Args:
+        user: the text that opens and the text that closes a user turn; their words
+            (e.g. ``USER:``, ``[INST]``) become special tokens.
+        assistant: the text that opens an assistant turn (closed by ``</s>``).
+        generation_prompt: appended when ``add_generation_prompt`` is true.
+    """
+    template = chat_template(
+        turn_start={"system": "", "user": user[0], "assistant": assistant},
+        turn_end={"system": " ", "user": user[1], "assistant": "</s> "},
+        image="<image>\n",
+        video="",
+        generation_prompt=generation_prompt,
+    )
+    markers = [m for m in (*user, assistant) if m.strip()]
+    tok = word_tokenizer(
+        ["<unk>", "<s>", "</s>", "<pad>", "<image>", *dict.fromkeys(m.strip() for m in markers)],
+        chat_template=template,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_special_tokens={"image_token": "<image>"},
+    )
+    return template, tok
+
+
+def _llava_parts(
+    text: Mapping[str, Any],
+    vision: Mapping[str, Any],
+    config: Mapping[str, Any],
+    image_processor: Mapping[str, Any],
+) -> tuple[Any, Any, Any]:
+    """LLaVA-1.5: a CLIP tower, a two-layer projector and a Llama text model."""
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
@@ -219,51 +279,32 @@ def _build_llava(folder: Path) -> Path:
         LlavaProcessor,
     )
 
-    template = chat_template(
-        turn_start={"system": "", "user": "USER: ", "assistant": "ASSISTANT: "},
-        turn_end={"system": " ", "user": " ", "assistant": "</s> "},
-        image="<image>\n",
-        video="",
-        generation_prompt="ASSISTANT:",
+    template, tok = _llama_chat(
+        user=("USER: ", " "), assistant="ASSISTANT: ", generation_prompt="ASSISTANT:"
     )
-    tok = word_tokenizer(
-        ["<unk>", "<s>", "</s>", "<pad>", "<image>", "USER:", "ASSISTANT:"],
-        chat_template=template,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    size = 32
-    image_proc = CLIPImageProcessor(
-        size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-    )
+    vision_config = CLIPVisionConfig(**vision)
+    size, patch = vision_config.image_size, vision_config.patch_size
+    strategy = config.get("vision_feature_select_strategy", "default")
     processor = LlavaProcessor(
-        image_processor=image_proc,
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": size},
+            crop_size={"height": size, "width": size},
+            **image_processor,
+        ),
         tokenizer=tok,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
+        patch_size=patch,
+        vision_feature_select_strategy=strategy,
+        num_additional_image_tokens=1,  # the CLS token
         chat_template=template,
     )
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-            projection_dim=32,
-        ),
-        text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
+    model_config = LlavaConfig(
+        vision_config=vision_config,
+        text_config=LlamaConfig(**{"vocab_size": len(tok), **text}, **_text_ids(tok)),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_seq_length=(size // 8) ** 2,
-        vision_feature_layer=-1,
+        image_seq_length=(size // patch) ** 2,
+        **config,
     )
-    model = LlavaForConditionalGeneration(config)
-    return _finish(model, processor, tok, folder, None)
+    return LlavaForConditionalGeneration, model_config, processor
 
 
 def _qwen_tokenizer(template: str) -> Any:
@@ -295,17 +336,10 @@ def _qwen_tokenizer(template: str) -> Any:
     )
 
 
-def _qwen_processors(patch: int, merge: int) -> tuple[Any, Any]:
+def _qwen_processors(patch: int, merge: int, **options: Any) -> tuple[Any, Any]:
     from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
-    factor = patch * merge
-    common = {
-        "patch_size": patch,
-        "merge_size": merge,
-        "temporal_patch_size": 2,
-        "min_pixels": factor * factor,
-        "max_pixels": 64 * factor * factor,
-    }
+    common = {"patch_size": patch, "merge_size": merge, "temporal_patch_size": 2, **options}
     return Qwen2VLImageProcessor(**common), Qwen2VLVideoProcessor(**common)
 
 
@@ -318,6 +352,179 @@ def _qwen_ids(tok: Any) -> dict[str, int]:
     }
 
 
+def _qwen_chat(processor_class: Any, patch: int, merge: int, **pixels: Any) -> tuple[Any, Any]:
+    """Tokenizer and processor of Qwen2-VL and Qwen2.5-VL (ChatML, default system turn)."""
+    template = _im_template(
+        "<|vision_start|><|image_pad|><|vision_end|>",
+        "<|vision_start|><|video_pad|><|vision_end|>",
+        default_system="You are a helpful assistant.",
+    )
+    tok = _qwen_tokenizer(template)
+    image_proc, video_proc = _qwen_processors(patch, merge, **pixels)
+    processor = processor_class(
+        image_processor=image_proc,
+        video_processor=video_proc,
+        tokenizer=tok,
+        chat_template=template,
+    )
+    return tok, processor
+
+
+def _qwen2_5_vl_parts(
+    text: Mapping[str, Any],
+    vision: Mapping[str, Any],
+    config: Mapping[str, Any],
+    image_processor: Mapping[str, Any],
+) -> tuple[Any, Any, Any]:
+    """Qwen2.5-VL: a windowed ViT with 2×2 patch merging and a Qwen2 text model (M-RoPE)."""
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2_5_VLTextConfig,
+        Qwen2_5_VLVisionConfig,
+    )
+
+    if "out_hidden_size" not in vision and "hidden_size" not in text:
+        raise ValueError(
+            "qwen2_5_vl: the vision tower's output must match the text model's width; pass "
+            "text={'hidden_size': ...} (or vision={'out_hidden_size': ...})."
+        )
+    vision_config = Qwen2_5_VLVisionConfig(**{"out_hidden_size": text.get("hidden_size"), **vision})
+    tok, processor = _qwen_chat(
+        Qwen2_5_VLProcessor,
+        vision_config.patch_size,
+        vision_config.spatial_merge_size,
+        **{"temporal_patch_size": vision_config.temporal_patch_size, **image_processor},
+    )
+    model_config = Qwen2_5_VLConfig(
+        vision_config=vision_config,
+        text_config=Qwen2_5_VLTextConfig(**{"vocab_size": len(tok), **text}, **_text_ids(tok)),
+        **_qwen_ids(tok),
+        **config,
+    )
+    return Qwen2_5_VLForConditionalGeneration, model_config, processor
+
+
+_SIZED_PARTS: dict[str, Callable[..., tuple[Any, Any, Any]]] = {
+    "llava": _llava_parts,
+    "qwen2_5_vl": _qwen2_5_vl_parts,
+}
+
+#: Families :func:`build_model` builds at any size (the ``model_type`` of their config).
+SIZED_FAMILIES: tuple[str, ...] = tuple(_SIZED_PARTS)
+
+
+def build_model(
+    family: str,
+    *,
+    text: Mapping[str, Any],
+    vision: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+    image_processor: Mapping[str, Any] | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    seed: int | None = None,
+) -> tuple[Any, Any]:
+    """Build a random model of ``family`` at the given size, and its processor.
+
+    The tokenizer is a word-level one with the family's special tokens and chat format
+    (see :func:`word_tokenizer`); the image processor's geometry follows the vision config.
+    Nothing is downloaded and nothing is saved.
+
+    Args:
+        family: one of :data:`SIZED_FAMILIES`.
+        text: keyword arguments of the family's text config (``LlamaConfig`` for ``llava``,
+            ``Qwen2_5_VLTextConfig`` for ``qwen2_5_vl``): ``hidden_size``,
+            ``num_hidden_layers``, ``num_attention_heads``, ... ``vocab_size`` defaults to
+            the word tokenizer's size; the special token ids always come from it.
+        vision: keyword arguments of the family's vision config (``CLIPVisionConfig``:
+            ``image_size`` and ``patch_size`` set the processor's crop and token count;
+            ``Qwen2_5_VLVisionConfig``: ``patch_size`` and ``spatial_merge_size`` set the
+            processor's, ``out_hidden_size`` defaults to ``text["hidden_size"]``).
+        config: further keyword arguments of the top-level config (e.g.
+            ``{"vision_feature_layer": -2}``).
+        image_processor: further keyword arguments of the image processor (e.g. the Qwen
+            pixel bounds ``{"min_pixels": ..., "max_pixels": ...}``).
+        dtype: the ``torch.dtype`` of the weights; ``None`` keeps torch's default dtype.
+        device: where the weights are created (e.g. ``"cuda"``, ``"meta"`` to count
+            parameters without memory); ``None`` keeps torch's default device.
+        seed: torch seed for the random weights (the global RNG is left untouched);
+            ``None`` draws from the current RNG state.
+
+    Returns:
+        ``(model, processor)``: the ``...ForConditionalGeneration`` model (training mode, as
+        built) and the family's processor, whose ``tokenizer`` is the word tokenizer.
+
+    Raises:
+        ValueError: ``family`` is not in :data:`SIZED_FAMILIES`, or the sizes do not fit
+            together.
+        TypeError: ``text``/``vision``/``config``/``image_processor`` is not a mapping, or
+            ``dtype`` is not a ``torch.dtype``.
+
+    Example:
+        >>> import torch
+        >>> from eagle_kit.testing.tiny_models import build_model
+        >>> model, processor = build_model(  # doctest: +SKIP
+        ...     "llava",
+        ...     text={"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32},
+        ...     vision={"image_size": 336, "patch_size": 14},
+        ...     device="meta",
+        ... )
+    """
+    import torch
+
+    if family not in _SIZED_PARTS:
+        raise ValueError(
+            f"Unknown sized family '{family}'. Choose one of: {', '.join(SIZED_FAMILIES)} "
+            "(build_tiny_model builds every family in TINY_FAMILIES at a tiny size)."
+        )
+    parts = {"text": text, "vision": vision, "config": config, "image_processor": image_processor}
+    for name, value in parts.items():
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(
+                f"{name} must be a mapping of config keyword arguments, e.g. "
+                f"{{'hidden_size': 64}}; got {type(value).__name__}."
+            )
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype such as torch.bfloat16; got {dtype!r}.")
+    model_class, model_config, processor = _SIZED_PARTS[family](
+        dict(text), dict(vision), dict(config or {}), dict(image_processor or {})
+    )
+    placed = torch.device(device) if device is not None else contextlib.nullcontext()
+    seeded: Any = contextlib.nullcontext()
+    if seed is not None:  # fork the RNG of the CPU and of the GPU the weights go to
+        gpus = []
+        if isinstance(placed, torch.device) and placed.type == "cuda":
+            gpus = [placed.index if placed.index is not None else torch.cuda.current_device()]
+        seeded = torch.random.fork_rng(devices=gpus)
+    previous = torch.get_default_dtype()
+    with seeded:
+        if seed is not None:
+            torch.manual_seed(seed)
+        if dtype is not None:
+            torch.set_default_dtype(dtype)
+        try:
+            with placed:
+                model = model_class(model_config)
+        finally:
+            torch.set_default_dtype(previous)
+    return model, processor
+
+
+# --------------------------------------------------------------------------- families
+
+
+def _build_llava(folder: Path) -> Path:
+    model, processor = build_model(
+        "llava",
+        text=_tiny_text(),
+        vision=_tiny_vision(projection_dim=32),
+        config={"vision_feature_layer": -1},
+    )
+    return _finish(model, processor, processor.tokenizer, folder, None)
+
+
 def _build_qwen2_vl(folder: Path) -> Path:
     from transformers import (
         Qwen2VLConfig,
@@ -327,19 +534,7 @@ def _build_qwen2_vl(folder: Path) -> Path:
         Qwen2VLVisionConfig,
     )
 
-    template = _im_template(
-        "<|vision_start|><|image_pad|><|vision_end|>",
-        "<|vision_start|><|video_pad|><|vision_end|>",
-        default_system="You are a helpful assistant.",
-    )
-    tok = _qwen_tokenizer(template)
-    image_proc, video_proc = _qwen_processors(4, 2)
-    processor = Qwen2VLProcessor(
-        image_processor=image_proc,
-        video_processor=video_proc,
-        tokenizer=tok,
-        chat_template=template,
-    )
+    tok, processor = _qwen_chat(Qwen2VLProcessor, 4, 2, **_tiny_pixels(4, 2))
     config = Qwen2VLConfig(
         vision_config=Qwen2VLVisionConfig(
             depth=2,
@@ -353,11 +548,7 @@ def _build_qwen2_vl(folder: Path) -> Path:
         ),
         text_config=Qwen2VLTextConfig(
             vocab_size=len(tok),
-            rope_parameters={
-                "rope_type": "default",
-                "mrope_section": [2, 3, 3],
-                "rope_theta": 10000.0,
-            },
+            rope_parameters=_tiny_mrope(),
             **_tiny_text(),
             **_text_ids(tok),
         ),
@@ -368,54 +559,23 @@ def _build_qwen2_vl(folder: Path) -> Path:
 
 
 def _build_qwen2_5_vl(folder: Path) -> Path:
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2_5_VLTextConfig,
-        Qwen2_5_VLVisionConfig,
+    model, processor = build_model(
+        "qwen2_5_vl",
+        text=_tiny_text(rope_parameters=_tiny_mrope()),
+        vision={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 4,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 16,
+            "fullatt_block_indexes": [1],
+        },
+        image_processor=_tiny_pixels(4, 2),
     )
-
-    template = _im_template(
-        "<|vision_start|><|image_pad|><|vision_end|>",
-        "<|vision_start|><|video_pad|><|vision_end|>",
-        default_system="You are a helpful assistant.",
-    )
-    tok = _qwen_tokenizer(template)
-    image_proc, video_proc = _qwen_processors(4, 2)
-    processor = Qwen2_5_VLProcessor(
-        image_processor=image_proc,
-        video_processor=video_proc,
-        tokenizer=tok,
-        chat_template=template,
-    )
-    config = Qwen2_5_VLConfig(
-        vision_config=Qwen2_5_VLVisionConfig(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            patch_size=4,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            window_size=16,
-            out_hidden_size=32,
-            fullatt_block_indexes=[1],
-        ),
-        text_config=Qwen2_5_VLTextConfig(
-            vocab_size=len(tok),
-            rope_parameters={
-                "rope_type": "default",
-                "mrope_section": [2, 3, 3],
-                "rope_theta": 10000.0,
-            },
-            **_tiny_text(),
-            **_text_ids(tok),
-        ),
-        **_qwen_ids(tok),
-    )
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    return _finish(model, processor, tok, folder, "<|im_end|>")
+    return _finish(model, processor, processor.tokenizer, folder, "<|im_end|>")
 
 
 def _build_llava_next(folder: Path) -> Path:
@@ -428,22 +588,7 @@ def _build_llava_next(folder: Path) -> Path:
         LlavaNextProcessor,
     )
 
-    template = chat_template(
-        turn_start={"system": "", "user": "[INST] ", "assistant": ""},
-        turn_end={"system": " ", "user": " [/INST]", "assistant": "</s> "},
-        image="<image>\n",
-        video="",
-        generation_prompt="",
-    )
-    tok = word_tokenizer(
-        ["<unk>", "<s>", "</s>", "<pad>", "<image>", "[INST]", "[/INST]"],
-        chat_template=template,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
+    template, tok = _llama_chat(user=("[INST] ", " [/INST]"), assistant="", generation_prompt="")
     size = 32
     pinpoints = [[size, size], [size, 2 * size], [2 * size, size]]
     image_proc = LlavaNextImageProcessor(
@@ -460,15 +605,7 @@ def _build_llava_next(folder: Path) -> Path:
         chat_template=template,
     )
     config = LlavaNextConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-            projection_dim=32,
-        ),
+        vision_config=CLIPVisionConfig(**_tiny_vision(projection_dim=32)),
         text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
@@ -525,15 +662,7 @@ def _build_llava_onevision(folder: Path) -> Path:
         chat_template=template,
     )
     config = LlavaOnevisionConfig(
-        vision_config=SiglipVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-            vision_use_head=False,
-        ),
+        vision_config=SiglipVisionConfig(**_tiny_vision(vision_use_head=False)),
         text_config=Qwen2Config(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         video_token_index=tok.convert_tokens_to_ids("<video>"),
@@ -558,7 +687,7 @@ def _build_qwen3_vl(folder: Path) -> Path:
         "<|vision_start|><|image_pad|><|vision_end|>", "<|vision_start|><|video_pad|><|vision_end|>"
     )
     tok = _qwen_tokenizer(template)
-    image_proc, _ = _qwen_processors(4, 2)
+    image_proc, _ = _qwen_processors(4, 2, **_tiny_pixels(4, 2))
     factor = 8
     video_proc = Qwen3VLVideoProcessor(
         patch_size=4,
@@ -588,12 +717,7 @@ def _build_qwen3_vl(folder: Path) -> Path:
         text_config=Qwen3VLTextConfig(
             vocab_size=len(tok),
             head_dim=16,
-            rope_parameters={
-                "rope_type": "default",
-                "mrope_section": [2, 3, 3],
-                "mrope_interleaved": True,
-                "rope_theta": 10000.0,
-            },
+            rope_parameters=_tiny_mrope(mrope_interleaved=True),
             **_tiny_text(),
             **{k: v for k, v in _text_ids(tok).items() if k == "pad_token_id"},
         ),
@@ -659,12 +783,7 @@ def _build_internvl(folder: Path) -> Path:
     )
     config = InternVLConfig(
         vision_config=InternVLVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=[size, size],
-            patch_size=[8, 8],
+            **_tiny_vision(image_size=[size, size], patch_size=[8, 8])
         ),
         text_config=Qwen2Config(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
         image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"),
@@ -742,14 +861,7 @@ def _build_idefics_family(folder: Path, smolvlm: bool) -> Path:
         **extra,
     )
     config = cls("Config")(
-        vision_config=cls("VisionConfig")(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-        ),
+        vision_config=cls("VisionConfig")(**_tiny_vision()),
         text_config=LlamaConfig(vocab_size=len(tok), **_tiny_text(), **_text_ids(tok)),
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         scale_factor=2,
@@ -826,15 +938,7 @@ def _build_gemma3(folder: Path) -> Path:
     )
     text = _tiny_text(num_key_value_heads=1)
     config = Gemma3Config(
-        vision_config=SiglipVisionConfig(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=8,
-            vision_use_head=False,
-        ),
+        vision_config=SiglipVisionConfig(**_tiny_vision(vision_use_head=False)),
         text_config=Gemma3TextConfig(
             vocab_size=len(tok),
             head_dim=16,

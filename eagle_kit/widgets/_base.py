@@ -11,7 +11,7 @@ import anywidget
 import traitlets
 import xarray as xr
 
-from ..explanation import Explanation
+from ..explanation import Explanation, has_text_features
 from ._assets import load_css
 from ._encoding import encode_array
 
@@ -65,17 +65,26 @@ def explanation_payload(expl: Explanation, fields: Iterable[str]) -> dict[str, A
     if "region_kind" in ds.coords:
         # joint image + prompt features: ids below this are image regions (gain map scale)
         out["n_image_regions"] = expl.n_image_regions
+    # how the token chips read: "split" (prompt span features: the label of the three-way
+    # split, categorical colours) or "visual" (image regions: the I_t scale)
+    out["reading"] = "split" if has_text_features(ds) else "visual"
     for name in fields:
         if name in _OPTIONAL and _ARRAYS[name][0] not in ds:
             continue
         if name == "modality":
-            out[name] = [str(m) for m in ds["modality"].values]
+            out[name] = expl.modality()
+        elif name == "reliance":  # I_t, or the split's image part with prompt spans
+            out[name] = encode_array(expl.reliance(), _ARRAYS[name][1])
         elif name == "labels":
             labels = ds["labels"].values
             out[name] = encode_array(labels, "uint16" if expl.n_regions <= 65535 else "int32")
         elif name in _ARRAYS:
             var, dtype = _ARRAYS[name]
             out[name] = encode_array(ds[var].values, dtype)
+            if name == "area" and has_text_features(ds):
+                # the curves' x axis with prompt spans: the fraction of features, as the
+                # AUCs in the metrics table (eagle_kit.metrics.curve_x)
+                out["curve_x"] = encode_array(ds["feature_fraction"].values, "float32")
         else:
             raise KeyError(f"Unknown payload field '{name}'.")
     return out

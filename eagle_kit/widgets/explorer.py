@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 import xarray as xr
 
-from ..colors import PALETTE
 from ..explanation import Explanation
 from ._assets import load_css, load_esm
 from ._base import (
@@ -23,6 +21,7 @@ from ._base import (
     describe,
     finite_or_none,
 )
+from ._plotly import plotly_library
 from .overlay import RegionOverlay
 from .prompt import PromptView
 from .slider import AblationSlider
@@ -32,7 +31,8 @@ __all__ = ["Explorer", "Panel", "CURVES"]
 
 #: How the insertion/deletion curves are drawn: ``"svg"`` (default) by explorer.js in each
 #: panel (light: no plotting library in the notebook, works in exported pages, downloads), or
-#: ``"plotly"``: one plotly FigureWidget with every panel's curves (plotly.js is sent once).
+#: ``"plotly"``: a plotly chart in each panel, drawn in the browser with plotly.js from the
+#: kernel's one :class:`~eagle_kit.widgets._plotly.PlotlyLibrary` (sent once per notebook).
 CURVES: tuple[str, ...] = ("svg", "plotly")
 _REF = "anywidget:"
 
@@ -47,9 +47,6 @@ class Panel:
     timeline: TokenTimeline
     overlay: RegionOverlay
     slider: AblationSlider
-    figure: Any = (
-        None  #: the explorer's shared plotly ``FigureWidget`` (``curves="plotly"``), else None
-    )
     #: the prompt's spans coloured by value (explanations with ``text_regions=...``), else None
     prompt: PromptView | None = None
 
@@ -88,9 +85,10 @@ class Explorer(anywidget.AnyWidget):
         scorer: enables the slider's live mode: one scorer for every panel, or a list with
             one (or None) per explanation.
         curves: ``"svg"`` (default; drawn by the widget, the y range follows the data, with
-            PNG/SVG downloads; what exported pages use) or ``"plotly"`` (one FigureWidget
-            for all panels, below the grid; needs plotly and adds plotly.js, about 4.6 MB,
-            to the saved notebook).
+            PNG/SVG downloads) or ``"plotly"`` (a plotly chart in each panel: zoom, pan,
+            hover, click a point to move k; needs plotly. plotly.js, about 4.8 MB, travels
+            in one model per kernel that every such explorer refers to, so a saved notebook
+            or an exported page holds it once however many explorers it shows).
         selected, k, mode: initial token selection, step and ablation mode.
         width: displayed image width in CSS pixels.
 
@@ -109,8 +107,8 @@ class Explorer(anywidget.AnyWidget):
 
     _panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     _links = traitlets.List(traitlets.Dict()).tag(sync=True)
-    #: reference of the shared plotly figure (``curves="plotly"``), else ""
-    _figure = traitlets.Unicode("").tag(sync=True)
+    #: reference of the kernel's plotly.js model (``curves="plotly"``), else ""
+    _plotly = traitlets.Unicode("").tag(sync=True)
     #: id of the static view displayed with this explorer, hidden once the widget renders
     _static_id = traitlets.Unicode("").tag(sync=True)
     #: link in the browser (exported pages); with a kernel, Python links the parts
@@ -156,9 +154,7 @@ class Explorer(anywidget.AnyWidget):
                 prompt=PromptView(expl) if expl.text_spans else None,
             )
             self.panels.append(panel)
-        figure = _curves_figure(self.panels) if curves == "plotly" else None
-        for panel in self.panels:
-            panel.figure = figure
+        self._plotly_library = plotly_library() if curves == "plotly" else None
         groups = self._link_groups()
         super().__init__(
             _panels=[self._panel_state(p) for p in self.panels],
@@ -169,7 +165,9 @@ class Explorer(anywidget.AnyWidget):
                 }
                 for attr, members in groups
             ],
-            _figure=f"{_REF}{figure.model_id}" if figure is not None else "",
+            _plotly=(
+                f"{_REF}{self._plotly_library.model_id}" if self._plotly_library is not None else ""
+            ),
             _static_id=uuid.uuid4().hex,
             selected=list(selected or []),
             k=default_step(self._first.n_regions) if k is None else k,
@@ -196,9 +194,9 @@ class Explorer(anywidget.AnyWidget):
         return self.panels[0].slider
 
     @property
-    def figure(self) -> Any:
-        """The plotly FigureWidget shared by every panel (None with ``curves="svg"``)."""
-        return self.panels[0].figure
+    def curves(self) -> str:
+        """How the curves are drawn: ``"svg"`` or ``"plotly"``."""
+        return "plotly" if self._plotly else "svg"
 
     @property
     def explanations(self) -> list[Explanation]:
@@ -210,12 +208,13 @@ class Explorer(anywidget.AnyWidget):
         self.timeline.select(*tokens)
 
     def close(self) -> None:
-        """Close the explorer and every widget it made (unlinking them first)."""
+        """Close the explorer and every widget it made (unlinking them first); the
+        kernel's plotly.js model stays, other explorers share it."""
         for link in getattr(self, "_python_links", []):  # also runs from __del__ of half-built ones
             link.unlink()
         self._python_links = []
         for p in getattr(self, "panels", []):
-            for widget in (p.timeline, p.overlay, p.slider, p.figure, p.prompt):
+            for widget in (p.timeline, p.overlay, p.slider, p.prompt):
                 if widget is not None and widget.comm is not None:
                     widget.close()
         super().close()
@@ -223,13 +222,14 @@ class Explorer(anywidget.AnyWidget):
     # -- display -------------------------------------------------------------------------
     def static_html(self) -> str:
         """The static view of the current state as self-contained HTML (no script): per
-        panel the map with its colour bar, the token strip, the curves (SVG) and metrics."""
+        panel the :mod:`eagle_kit.plot` figures (token strip, map with its colour bar,
+        prompt strip, curves) as inline SVG, and the metrics."""
         from .static import static_html
 
         return static_html(self, static_id=self._static_id)
 
     def static_png(self) -> bytes:
-        """The static view as PNG bytes (map, colour bar and curves of every panel)."""
+        """The static view as PNG bytes (the same figures, rendered by matplotlib)."""
         from .static import static_png
 
         return static_png(self)
@@ -239,8 +239,11 @@ class Explorer(anywidget.AnyWidget):
         renders). Viewers without a widget manager (nbconvert, GitHub) keep the static view."""
         from IPython.display import display
 
+        from .static import static_view
+
+        page, png = static_view(self, static_id=self._static_id)
         display(
-            {"text/html": self.static_html(), "image/png": self.static_png()},
+            {"text/html": page, "image/png": png},
             metadata={"text/html": {"isolated": False}},
             raw=True,
         )
@@ -294,10 +297,14 @@ class Explorer(anywidget.AnyWidget):
 
 
 def _x_label(p: Panel) -> str:
-    """The curves' x axis: image area, or the share of prompt spans for a text-only panel."""
-    if p.has_image_map:
-        return "fraction of the image inserted / deleted"
-    return "fraction of the prompt spans inserted / deleted"
+    """The curves' x axis: image area; with prompt spans the fraction of the features (image
+    regions + spans; as the AUCs, :func:`eagle_kit.metrics.curve_x`), or of the prompt spans
+    for a text-only panel."""
+    if not p.has_image_map:
+        return "fraction of the prompt spans inserted / deleted"
+    if p.explanation.text_spans:
+        return "fraction of the features (regions + spans) inserted / deleted"
+    return "fraction of the image inserted / deleted"
 
 
 def _selectable(p: Panel) -> list[Any]:
@@ -332,103 +339,3 @@ def _per_panel(scorer: Any, n: int) -> list[Any]:
             )
         return list(scorer)
     return [scorer] * n
-
-
-def _curves_figure(panels: list[Panel]) -> Any:
-    """One plotly FigureWidget with the insertion/deletion curves of every panel (two traces
-    per panel, legend grouped by panel); each follows its panel's slider, and clicking a
-    point moves that panel's k. One figure, so plotly.js reaches the notebook once."""
-    import plotly.graph_objects as go
-
-    many = len(panels) > 1
-    traces, shapes = [], []
-    for i, p in enumerate(panels):
-        area = p.explanation.dataset["area"].values
-        prefix = f"{p.title}: " if many else ""
-        style = {"width": 2} if i == 0 else {"width": 2, "dash": ["solid", "dot", "dashdot"][i % 3]}
-        traces += [
-            go.Scatter(
-                x=area,
-                mode="lines+markers",
-                name=f"{prefix}insertion",
-                legendgroup=str(i),
-                line={"color": PALETTE["insertion"], **style},
-            ),
-            go.Scatter(
-                x=area,
-                mode="lines+markers",
-                name=f"{prefix}deletion",
-                legendgroup=str(i),
-                line={
-                    "color": PALETTE["deletion"],
-                    **style,
-                    "dash": "dash" if i == 0 else style["dash"],
-                },
-            ),
-        ]
-        shapes.append(
-            {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "line": {"dash": "dot", "width": 1}}
-        )
-    fig = go.FigureWidget(
-        data=traces,
-        layout=go.Layout(
-            width=520 if many else 440,
-            height=300 if many else 280,
-            margin={"l": 52, "r": 12, "t": 40, "b": 44},
-            xaxis={"title": {"text": _x_label(panels[0])}, "range": [0, 1]},
-            yaxis={"title": {"text": "mean p"}},
-            title={"font": {"size": 12}},
-            legend={
-                "orientation": "h",
-                "y": 1.0,
-                "x": 1.0,
-                "xanchor": "right",
-                "yanchor": "bottom",
-            },
-            shapes=shapes,
-            template="plotly_white",
-        ),
-    )
-
-    shown: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # curves drawn now, per panel
-
-    def updater(i: int, p: Panel) -> Any:
-        expl, slider = p.explanation, p.slider
-        area = expl.dataset["area"].values
-
-        def update(change: Any = None) -> None:
-            from .static import curve_domain
-
-            tokens = list(slider.selected) or expl.targets
-            ins, dele = expl.curve("insertion", tokens), expl.curve("deletion", tokens)
-            x = float(area[slider.k])
-            shown[i] = (ins, dele)
-            with fig.batch_update():
-                fig.data[2 * i].y = ins
-                fig.data[2 * i + 1].y = dele
-                fig.layout.shapes[i].x0 = x
-                fig.layout.shapes[i].x1 = x
-                lo, hi, zoomed = curve_domain([c for pair in shown.values() for c in pair])
-                fig.layout.yaxis.range = [lo, hi]
-                fig.layout.yaxis.title.text = "mean p (zoomed)" if zoomed else "mean p"
-                if i == 0:
-                    names = " ".join(
-                        repr(expl.tokens[t].strip() or expl.tokens[t]) for t in tokens[:6]
-                    )
-                    more = f" +{len(tokens) - 6}" if len(tokens) > 6 else ""
-                    fig.layout.title.text = (
-                        f"mean p of {names}{more} · k = {slider.k} (click a point to move k)"
-                    )
-
-        def on_click(trace: Any, points: Any, state: Any) -> None:
-            if points.point_inds:
-                slider.k = int(np.clip(points.point_inds[0], 0, expl.n_regions))
-
-        for trace in fig.data[2 * i : 2 * i + 2]:
-            trace.on_click(on_click)
-        slider.observe(update, names=["k", "selected"])
-        return update
-
-    for update in [updater(i, p) for i, p in enumerate(panels)]:
-        update()
-    return fig

@@ -25,7 +25,7 @@ from .explorer import Explorer
 from .prompt import PromptView
 from .slider import AblationSlider
 
-__all__ = ["save_html", "page_state"]
+__all__ = ["save_html", "page_state", "embed_widget_views"]
 
 _LIVE_OFF = {
     "live": False,
@@ -41,9 +41,10 @@ _DROP = ("layout", "comm", "keys", "tabbable", "tooltip", "_dom_classes")
 def _parts(widget: Any) -> list[tuple[Any, dict[str, Any]]]:
     """The widgets to save with state overrides for a kernel-free page."""
     if isinstance(widget, Explorer):
-        # curves drawn as SVG in the page (no plotly); no kernel to link the parts: the page
-        # links them
-        out: list[tuple[Any, dict[str, Any]]] = [(widget, {"_figure": "", "_browser_links": True})]
+        # no kernel to link the parts: the page links them
+        out: list[tuple[Any, dict[str, Any]]] = [(widget, {"_browser_links": True})]
+        if widget._plotly_library is not None:  # plotly curves: plotly.js once in the page
+            out.append((widget._plotly_library, {}))
         for p in widget.panels:
             out += _parts(p.timeline) + _parts(p.overlay) + _parts(p.slider)
             if p.prompt is not None:
@@ -155,3 +156,123 @@ def save_html(widget: Any, path: str | os.PathLike[str], *, title: str | None = 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8", errors="xmlcharrefreplace")  # lone surrogates
     return path
+
+
+# -- widget views of a saved notebook ----------------------------------------------------------
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+_REF = "anywidget:"
+_OURS = "sourceURL=eagle_kit/widgets/"  # the last line of every eagle_kit widget module
+
+
+def _refs(value: Any) -> list[str]:
+    """Model ids referred to (``"anywidget:<id>"``) anywhere inside a saved state."""
+    if isinstance(value, str):
+        return [value[len(_REF) :]] if value.startswith(_REF) else []
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _refs(v)]
+    return []
+
+
+def _page_model(saved: dict[str, Any], *, plotly_in_page: bool) -> dict[str, Any]:
+    """A model of the notebook's widget state as the page runtime takes it, with the
+    overrides of a kernel-free page (the page links the parts; no live re-scoring)."""
+    state = {k: v for k, v in saved.get("state", {}).items() if k not in _DROP}
+    if "_panels" in state:
+        state["_browser_links"] = True
+    if "live" in state and "has_scorer" in state:
+        state.update(_LIVE_OFF)
+    if plotly_in_page and saved.get("model_name") == "WidgetModel" and "source" in state:
+        state["source"] = ""  # the page's own plotly.js is used (same version)
+    buffers = [{"path": b["path"], "data": b["data"]} for b in saved.get("buffers", [])]
+    return {"state": state, "buffers": buffers}
+
+
+def embed_widget_views(nb: Any, *, plotly_in_page: bool = False) -> int:
+    """Make the eagle_kit widgets of an executed notebook work in its HTML export, offline.
+
+    A notebook saved with its widget state (JupyterLab's "Save Widget State", or nbclient
+    and papermill, which store it) holds every model of every widget. nbconvert's page
+    would fetch the widget manager from a CDN to draw them; this replaces each view of an
+    eagle_kit widget (an Explorer, a TokenTimeline …) by a ``text/html`` output that draws it
+    with the page runtime of :func:`save_html` from the saved state: nothing is fetched,
+    selection, slider and curves work, live re-scoring is off. The models (the kernel's one
+    plotly.js model among them) go into the page once, in the first such output, so plotly.js
+    appears once however many Explorers use ``curves="plotly"``. Each static view shown
+    before its widget is hidden once the widget draws.
+
+    Args:
+        nb: an ``nbformat`` notebook (changed in place).
+        plotly_in_page: the page loads plotly.js already (e.g. for plotly charts); the
+            plotly.js model is then left empty and the page's copy, of the same version,
+            is used.
+
+    Returns:
+        How many widget views were replaced.
+    """
+    saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not saved:
+        return 0
+    views: list[tuple[Any, str]] = []
+    needed: dict[str, dict[str, Any]] = {}
+
+    def collect(model_id: str) -> None:
+        if model_id in needed or model_id not in saved:
+            return
+        needed[model_id] = _page_model(saved[model_id], plotly_in_page=plotly_in_page)
+        for ref in _refs(needed[model_id]["state"]):
+            collect(ref)
+
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            view = (out.get("data") or {}).get(WIDGET_VIEW)
+            model_id = view.get("model_id") if isinstance(view, dict) else None
+            if model_id in saved and _OURS in str(saved[model_id]["state"].get("_esm", "")):
+                collect(model_id)
+                views.append((out, model_id))
+    if not views:
+        return 0
+    models = json.dumps(needed, allow_nan=False, separators=(",", ":"))
+    styles = []
+    for model in needed.values():
+        css = model["state"].get("_css")
+        if css and css not in styles:
+            styles.append(css)
+    runtime = (
+        "data:text/javascript;base64,"
+        + base64.b64encode(load_esm("standalone.js").encode()).decode()
+    )
+    for n, (out, model_id) in enumerate(views):
+        head = ""
+        if n == 0:
+            head = "".join(f"<style>\n{css}\n</style>" for css in styles) + (
+                f'<script type="application/json" id="ek-page-models">{_script_json(models)}'
+                "</script>"
+            )
+        element = f"ek-view-{model_id}-{n}"
+        out["data"].pop(WIDGET_VIEW)
+        out["data"]["text/html"] = head + _VIEW.format(
+            id=element, root=json.dumps(model_id), runtime=runtime
+        )
+        out.setdefault("metadata", {})["text/html"] = {"isolated": False}
+    return len(views)
+
+
+def _script_json(text: str) -> str:
+    """JSON text that is safe inside ``<script>`` (no ``<``, ``>`` or ``&`` left)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_VIEW = """<div class="ek-page-widget" id="{id}"></div>
+<script type="module">
+import {{ mount }} from "{runtime}";
+const el = document.getElementById("{id}");
+const models = JSON.parse(document.getElementById("ek-page-models").textContent);
+mount({{ root: {root}, models }}, el).then(
+  () => {{ el.dataset.ready = "true"; }},
+  (err) => {{ console.error(err); el.textContent = "Could not render the widget: " + err.message; }},
+);
+</script>"""

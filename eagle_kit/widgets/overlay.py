@@ -27,9 +27,9 @@ MAP_KIND_OPTIONS: tuple[str, ...] = ("auto", "rank", "gain")
 class RegionOverlay(ExplanationWidget):
     """The image under one of its maps (METHOD §5), with region outlines and ground truth.
 
-    With no token selected (or exactly the objective's targets) it shows the objective's map;
-    for any other selection, the map read from the recorded insertion curve of the selected
-    tokens along the same order. ``map_kind="auto"`` (default) shows the objective's *rank*
+    With no token selected it shows the objective's map; for any selection — also exactly the
+    objective's targets, e.g. the one token of a "yes" — the map read from the recorded
+    insertion curve of the selected tokens along the same order (as the prompt view reads it). ``map_kind="auto"`` (default) shows the objective's *rank*
     map (the paper's) and a token selection's *gain* map (each region's marginal effect on
     p(token), signed, in probability); ``"rank"`` or ``"gain"`` force one. The colour bar
     states the map, its units and its span; a map whose span is below
@@ -100,7 +100,7 @@ class RegionOverlay(ExplanationWidget):
 
     def _map_tokens(self) -> list[int] | None:
         sel = list(self.selected)
-        return None if not sel or sel == self.explanation.targets else sel
+        return sel or None
 
     @property
     def shown_kind(self) -> str:
@@ -122,8 +122,7 @@ class RegionOverlay(ExplanationWidget):
     @property
     def map_source(self) -> str:
         """``"objective"`` or ``"tokens"``: which map :meth:`current_map` (and the view) shows."""
-        sel = list(self.selected)
-        return "objective" if not sel or sel == self.explanation.targets else "tokens"
+        return "objective" if not list(self.selected) else "tokens"
 
     @traitlets.validate("frame")
     def _check_frame(self, proposal: dict[str, Any]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import uuid
 from typing import Any
 
 import anywidget
@@ -23,6 +25,13 @@ class PromptView(anywidget.AnyWidget):
     absolute span value), i.e. :meth:`Explanation.text_values` for those tokens. Put it
     next to the image overlay and link its ``selected`` with the timeline's
     (:func:`link_prompt_view`).
+
+    Displayed in a notebook, the view also leaves a static picture of its current state
+    just before the widget (the strip of :func:`eagle_kit.plot.prompt` with its colour bar,
+    as inline SVG with a PNG copy), so that ``jupyter nbconvert --to html`` and GitHub show
+    the prompt's values; a live front end hides it once the widget renders. Front ends that
+    ask for the bundle (``_repr_mimebundle_``) get the widget with the same static view as
+    its fallback.
 
     Args:
         explanation: an :class:`~eagle_kit.Explanation` made with ``text_regions=...``.
@@ -47,6 +56,8 @@ class PromptView(anywidget.AnyWidget):
     gain_stops = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     rank_stops = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    #: id of the static view displayed with this view, hidden once the widget renders
+    _static_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, explanation: Any, *, selected: list[int] | None = None) -> None:
         if not isinstance(explanation, Explanation):
@@ -74,6 +85,7 @@ class PromptView(anywidget.AnyWidget):
                 [int(c) for c in row] for row in viridis(np.linspace(0.0, 1.0, 11)).astype(int)
             ],
             selected=list(selected or []),
+            _static_id=uuid.uuid4().hex,
         )
 
     @traitlets.validate("selected")
@@ -91,6 +103,78 @@ class PromptView(anywidget.AnyWidget):
         if self.selected:
             return np.mean(np.asarray(self.token_values)[self.selected], axis=0)
         return np.asarray(self.objective)
+
+    # -- the static view -----------------------------------------------------------------
+    def _state(self) -> tuple[list[int] | None, str]:
+        """The tokens and kind shown now (as ``prompt_view.js``): the selected tokens' mean
+        gain, or the objective's rank values with none selected."""
+        selected = list(self.selected)
+        return (selected, "gain") if selected else (None, "rank")
+
+    def _figure(self) -> Any:
+        from .. import plot
+
+        tokens, kind = self._state()
+        return plot.prompt(self.explanation, tokens, kind, width="single")
+
+    def static_html(self) -> str:
+        """The static view of the current state as self-contained HTML (no script, no
+        network): the :func:`eagle_kit.plot.prompt` strip with its colour bar as inline SVG
+        (the prompt's words as text), and what it shows."""
+        return self._static_html(self._figure())
+
+    def static_png(self, *, dpi: int = 100) -> bytes:
+        """The static view as PNG bytes (the same :func:`eagle_kit.plot.prompt` figure)."""
+        from ..plot import to_png
+
+        return to_png(self._figure(), dpi=dpi)
+
+    def _static_html(self, fig: Any) -> str:
+        from .static import _FONT, _inline_svg
+
+        tokens, kind = self._state()
+        names = self.explanation.tokens
+        note = (
+            "gain of the selected token(s) "
+            + " ".join(repr(names[t].strip() or names[t]) for t in tokens)
+            + " in probability"
+            if tokens
+            else "no token selected: the objective's rank value in [0, 1]"
+        )
+        return (
+            f'<div class="ek-static ek-static-prompt" data-ek-static="{html.escape(self._static_id)}"'
+            f' data-kind="{kind}" style="font-family:{_FONT};color:#1f1f1f;font-size:13px">'
+            f'<figure class="ek-figure ek-static-prompt-strip" style="margin:0;max-width:100%">'
+            f"{_inline_svg(fig)}</figure>"
+            f'<div style="font-size:11px;color:#444">prompt words: {html.escape(note)}. '
+            "EAGLE prompt view, static (open the notebook in Jupyter for the interactive one)."
+            "</div></div>"
+        )
+
+    def _static_bundle(self) -> dict[str, Any]:
+        from ..plot import to_png
+
+        fig = self._figure()
+        return {"text/html": self._static_html(fig), "image/png": to_png(fig, dpi=100)}
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, with the static view (``text/html`` and ``image/png``) as the
+        fallback of front ends that cannot draw widgets."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
+        data = {**self._static_bundle(), **data}
+        return data, {**metadata, "text/html": {"isolated": False}}
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Show the static view, then the widget (which hides the static view when it
+        renders). Viewers without a widget manager (nbconvert, GitHub) keep the static view."""
+        from IPython.display import display
+
+        display(self._static_bundle(), metadata={"text/html": {"isolated": False}}, raw=True)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle:
+            data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+            display(data, metadata=metadata, raw=True)
 
 
 def link_prompt_view(source: Any, view: PromptView) -> traitlets.link:

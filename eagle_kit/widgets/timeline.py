@@ -1,4 +1,4 @@
-"""TokenTimeline: the recorded tokens, coloured by visual reliance, selectable."""
+"""TokenTimeline: the recorded tokens, coloured by their reading, selectable."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ __all__ = ["TokenTimeline"]
 
 
 class TokenTimeline(ExplanationWidget):
-    """The generated tokens in order, each coloured by visual reliance (METHOD §6).
+    """The generated tokens in order, each coloured by its reading (METHOD §6).
 
-    Blue tokens come from the language prior, red ones from visual evidence. Each token is a
+    Image regions only: by visual reliance I_t — blue tokens come from the language prior,
+    red ones from visual evidence. With prompt span features: by the label of the three-way
+    split (:meth:`eagle_kit.Explanation.modality`) — image red, prompt orange, language prior
+    blue, mixed light grey — with one legend swatch per label. A token with no reading
+    ("n/a") is the neutral grey ``PALETTE["na"]`` with its own legend entry. Each token is a
     toggle button (keyboard: arrows move, Shift extends, Escape clears) with a sparkline of
     its insertion curve; hover or focus shows p(black), p(full) and reliance. For an
     explanation with prompt span features (``text_regions=...``) each token also shows the

@@ -53,50 +53,22 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, device: str) -> Callable[[str
 
 
 @pytest.fixture(scope="session")
-def llava_336(tmp_path_factory: pytest.TempPathFactory, tiny, device: str) -> object:
+def llava_336(tmp_path_factory: pytest.TempPathFactory, device: str) -> object:
     """A tiny LLaVA-1.5-like model at 336 px with 14-px patches (24×24 = 576 image tokens),
     with the tiny LLaVA's tokenizer and chat template."""
-    import torch
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
+    from eagle_kit.testing.tiny_models import build_model
 
-    small = tiny("llava")
-    tok = small.processor.tokenizer
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(
-            size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336}
-        ),
-        tokenizer=tok,
-        patch_size=14,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=small.processor.chat_template,
-    )
-    text = small.config.text_config.to_dict()
-    text.update(max_position_embeddings=1024, num_hidden_layers=3)
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            image_size=336,
-            patch_size=14,
-            projection_dim=16,
-        ),
-        text_config=LlamaConfig(**{k: v for k, v in text.items() if k != "model_type"}),
-        image_token_index=small.config.image_token_index,
-        image_seq_length=576,
-        vision_feature_layer=-1,
-    )
-    torch.manual_seed(0)
-    model = LlavaForConditionalGeneration(config).to(device)
+    model, processor = build_model(
+        "llava",
+        text={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+              "num_attention_heads": 2, "num_key_value_heads": 2,
+              "max_position_embeddings": 1024},
+        vision={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                "num_attention_heads": 2, "image_size": 336, "patch_size": 14,
+                "projection_dim": 16},
+        config={"vision_feature_layer": -1},
+        seed=0,
+    )  # fmt: skip
     folder = Path(tmp_path_factory.mktemp("tiny-llava-336"))
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -50,6 +50,8 @@ def test_random_order_is_a_seeded_permutation(additive):
     )
     assert sorted(a.order.tolist()) == list(range(additive.n))
     assert a.order.tolist() == b.order.tolist()
+    # the seed's permutation itself: a stored random result is reproduced by any version
+    assert a.order.tolist() == np.random.default_rng(3).permutation(additive.n).tolist()
     assert a.dataset.attrs["method"] == "random"
     assert a.dataset.attrs["baseline_evaluations"] == 0
 

@@ -63,7 +63,50 @@ def test_fast_on_an_additive_scorer_asks_for_these_images(column_scorer):
     assert "early_stopped_at" not in expl.dataset.attrs
 
 
-def test_fast_stops_at_both_ends_and_orders_the_tail_by_a_fresh_sweep(column_scorer):
+def test_fast_stops_at_both_ends_and_orders_the_tail_by_stale_bounds(column_scorer):
+    s = column_scorer([0.125, 0.0, 0.5, 0.0, 0.0, 0.375])
+    rec = Recorder(s)
+    expl = _explain(rec, s.image(), s.regions(), search="fast")
+    assert rec.calls == [
+        [(), (0, 1, 2, 3, 4, 5)],
+        # step 0: gains 2w = .25, 0, 1, 0, 0, .75 → pick 2 (ins .5, del .5). No image scores
+        # below the black one (0): no deletion sweep for that reason
+        [
+            (0,),
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+            (5,),
+            (1, 2, 3, 4, 5),
+            (0, 2, 3, 4, 5),
+            (0, 1, 3, 4, 5),
+            (0, 1, 2, 4, 5),
+            (0, 1, 2, 3, 5),
+            (0, 1, 2, 3, 4),
+        ],
+        # step 1: re-check 5 (bound .75 > .25): pick 5 → ins .875, del .125
+        [(2, 5), (0, 1, 3, 4)],
+        # step 2: re-check 0 (.25 > 0): pick 0 → ins 1 = full, del 0 = black: stop after
+        # FAST_FRESH_TOP = 3 picks, so the tail holds no top rank and needs no sweep
+        [(0, 2, 5), (1, 3, 4)],
+        # the tail by stale bound: 1, 3, 4 (all 0: id order). Its curve points keep
+        # {0,1,2,5} and {0,1,2,3,5} and remove them ({3,4}, {4}); {0,1,2,3,5} (step 0's
+        # "remove 4") and {4} (step 0's "keep 4") are cached. All at both ends: accepted
+        [(0, 1, 2, 5), (3, 4)],
+        # the curves: every prefix and its complement is cached by now
+    ]
+    assert expl.order.tolist() == [2, 5, 0, 1, 3, 4]
+    assert expl.dataset.attrs["early_stopped_at"] == 3
+    assert expl.n_evaluations == 2 + 12 + 2 + 2 + 2
+    # the curves are complete and right for every prefix
+    cum = np.concatenate([[0], np.cumsum(s.w[expl.order])])
+    np.testing.assert_allclose(expl.dataset["insertion"].values[:, 0], cum)
+    np.testing.assert_allclose(expl.dataset["deletion"].values[:, 0], 1 - cum)
+
+
+def test_a_stop_before_three_picks_orders_the_tail_by_a_fresh_sweep(column_scorer):
+    # the map's top three ranks lie partly in the tail: it is ordered by fresh scores
     s = column_scorer([0.25, 0.0, 0.75, 0.0, 0.0])
     rec = Recorder(s)
     expl = _explain(rec, s.image(), s.regions(), search="fast")
@@ -83,21 +126,18 @@ def test_fast_stops_at_both_ends_and_orders_the_tail_by_a_fresh_sweep(column_sco
             (0, 1, 2, 3),
         ],
         # step 1: re-check 0 (bound .5 > 0): pick 0 → ins 1 = full, del 0 = black: stop
+        # after two picks (< FAST_FRESH_TOP = 3)
         [(0, 2), (1, 3, 4)],
-        # the fresh sweep at S = {0, 2}: each remaining region removed with S (the insertion
-        # side is at the full image's score already); all score 0 → ties keep id order
+        # the deletion sweep: remove {0, 2} and one of 1, 3, 4 — keep {3,4}, {1,4}, {1,3}
         [(3, 4), (1, 4), (1, 3)],
-        # the curves: only {0,1,2} is new ({0,1,2,3} was step 0's "remove 4"; {3,4} and {4}
-        # were scored by the sweep and step 0)
+        # all 0: the tail is 1, 3, 4 (ties by id). Its curve points keep {0,1,2} and
+        # {0,1,2,3} (cached: step 0's "remove 4") and remove them ({3,4}: the sweep's;
+        # {4}: step 0's "keep 4")
         [(0, 1, 2)],
     ]
     assert expl.order.tolist() == [2, 0, 1, 3, 4]
     assert expl.dataset.attrs["early_stopped_at"] == 2
     assert expl.n_evaluations == 2 + 10 + 2 + 3 + 1
-    # the curves are complete and right for every prefix
-    cum = np.concatenate([[0], np.cumsum(s.w[expl.order])])
-    np.testing.assert_allclose(expl.dataset["insertion"].values[:, 0], cum)
-    np.testing.assert_allclose(expl.dataset["deletion"].values[:, 0], 1 - cum)
 
 
 def test_a_stall_rechecks_every_region_and_finds_a_hidden_synergy(column_scorer):
@@ -330,17 +370,25 @@ class SetScorer:
     def regions(self):
         return ek.RegionSet.from_labels(np.arange(self.n)[None].repeat(2, 0))
 
+    def visible(self, images):
+        return images[:, 0, :, 0] > 0
+
     def __call__(self, images):
-        vis = images[:, 0, :, 0] > 0
+        vis = self.visible(images)
         p = [self.f({int(j) for j in np.flatnonzero(v)}) for v in vis]
         return np.stack([p, np.full(len(p), 0.9)], axis=1)
 
 
 def test_a_tail_region_that_lowers_insertion_is_deferred_to_the_end():
-    # f = .25 + .5·[0] − .25·[0 and 1 and not 2]: black .25, full .75 (gap .5, band .025).
-    s = SetScorer(5, lambda v: 0.25 + 0.5 * (0 in v) - 0.25 * (0 in v and 1 in v and 2 not in v))
+    # f = .25 + .5·[0] − .25·[0 and 1 and not 2] − .02·[only 3 visible]: black .25, full .75
+    # (gap .5, band .025). The last term puts one image (3 alone, .23) below the black score
+    # by 4 % of the gap (more than FAST_DEEPER·1 %), so the tail is ordered by a deletion sweep.
+    def f(v):
+        return 0.25 + 0.5 * (0 in v) - 0.25 * (0 in v and 1 in v and 2 not in v) - 0.02 * (v == {3})
+
+    s = SetScorer(5, f)
     expl = _explain(s, s.image(), s.regions(), search="fast")
-    # step 0: F({0}) = .75 + 1 − .25 = 1.5 beats every other region (≤ 1 − .5 + .25) → pick 0:
+    # step 0: F({0}) = .75 + 1 − .25 = 1.5 beats every other region (≤ .25 + 1 − .5) → pick 0:
     # insertion .75 = full, deletion f({1,2,3,4}) = .25 = black: stop. The sweep removes {0, α}:
     # all .25 (0 is gone), ties in id order → tail 1, 2, 3, 4. Its first curve point {0, 1}
     # scores .5, .25 under the full score (band .025): 1 goes to the end → 2, 3, 4, 1, whose
@@ -351,32 +399,75 @@ def test_a_tail_region_that_lowers_insertion_is_deferred_to_the_end():
     # {3,4}) + 3 of tail 2,3,4,1 ({0,2}, {0,2,3}, {1,4}); the curves are all cached then
     assert expl.n_evaluations == 22
     exact = _explain(s, s.image(), s.regions(), search="exact")
-    assert exact.order.tolist() == [0, 2, 1, 3, 4]  # ties after 2: exact and fast are level
+    # exact: 0, then 2 (1.5; 1 only 1.25), 1 (ties 1.5: lowest id), 4 (removing all but 3
+    # leaves .23: 1.52 > 1.5), 3
+    assert exact.order.tolist() == [0, 2, 1, 4, 3]
     assert metrics.insertion_auc(expl) == pytest.approx(metrics.insertion_auc(exact))
-    assert metrics.deletion_auc(expl) == pytest.approx(metrics.deletion_auc(exact))
+    # exact's deletion curve passes .23 (3 alone) where fast's is at .25: one point, 1/5 wide
+    assert metrics.deletion_auc(expl) == pytest.approx(metrics.deletion_auc(exact) + 0.02 / 5)
 
 
 def test_the_search_goes_on_while_deletion_can_still_fall_below_the_black_score(monkeypatch):
     import eagle_kit.search as search
 
-    # f = .5 + .4·[0] − .3·[2 visible, 0 and 1 not]: black .5, full .9 (gap .4). The black
-    # image is not the lowest score: {2} or {2, 3} score .2.
+    # f = .5 + .4·[0] − .3·[2 visible, 0 and 3 not]: black .5, full .9 (gap .4). The black
+    # image is not the lowest score: {2} or {1, 2} score .2 — and step 0 sees {2} alone at .2.
     def f(v):
-        return 0.5 + 0.4 * (0 in v) - 0.3 * (2 in v and 0 not in v and 1 not in v)
+        return 0.5 + 0.4 * (0 in v) - 0.3 * (2 in v and 0 not in v and 3 not in v)
 
     s = SetScorer(4, f)
     expl = _explain(s, s.image(), s.regions(), search="fast")
-    # step 0 picks 0 (F 1.4): insertion .9 = full, deletion f({1,2,3}) = .5 = black. But the
-    # sweep finds removing {0, 1} gives f({2,3}) = .2, .3/.4 = 75 % of the gap lower (more
-    # than FAST_DEEPER·1 %): search on. Step 1: F({0,1}) = .9 + 1 − .2 = 1.7 beats 1.5 → pick
-    # 1 and check again: the sweep removes {0,1,2} → .5 or {0,1,3} → .2 (no lower than now):
-    # tail 3, 2; its point {0,1,3} keeps .9 and removes down to .2: accepted.
-    assert expl.order.tolist() == [0, 1, 3, 2]
+    # step 0: F = 1.4, .6, .3, .6 (gains over F(∅) = .6: .8, 0, −.3, 0) → pick 0: insertion
+    # .9 = full, deletion f({1,2,3}) = .5 = black. {2} alone scored .2 (75 % of the gap
+    # under black): the tail is ordered by a sweep, which finds removing {0, 3} gives
+    # f({1,2}) = .2, more than FAST_DEEPER·1 % lower: search on, with 3's bound raised to .3.
+    # Step 1: 3 gains .3 (F({0,3}) = .9 + 1 − .2) → pick 3 and check again: the sweep
+    # removes {0,3,1} → .2 or {0,3,2} → .5 (none lower than now): tail 1, 2; its point
+    # {0,1,3} keeps .9 and removes down to .2: accepted.
+    assert expl.order.tolist() == [0, 3, 1, 2]
     assert expl.dataset.attrs["early_stopped_at"] == 2
     exact = _explain(s, s.image(), s.regions(), search="exact")
     assert exact.order.tolist() == expl.order.tolist()
-    # without the rule the tail is 1, 2, 3 (sweep: .2, .5, .5): deletion .2 at one point only
+    # without the rule there is no sweep: the tail by stale bound is 1, 3, 2 (0, 0, −.3);
+    # its deletion points {2,3} (.5) and {2} (.2) stay in the band: deletion .2 at one
+    # point only
     monkeypatch.setattr(search, "FAST_DEEPER", 1e9)
+    # (and without the map-top rule, which would sweep after one pick anyway)
+    monkeypatch.setattr(search, "FAST_FRESH_TOP", 0)
     shallow = _explain(s, s.image(), s.regions(), search="fast")
-    assert shallow.order.tolist() == [0, 1, 2, 3]
+    assert shallow.order.tolist() == [0, 1, 3, 2]
     assert metrics.deletion_auc(shallow) > metrics.deletion_auc(expl) + 0.3 / 4 - 1e-9
+
+
+def test_tail_points_that_fall_below_the_black_score_call_for_the_sweep(monkeypatch):
+    import eagle_kit.search as search
+
+    # this rule alone: the map-top rule (a stop before three picks sweeps anyway) is off
+    monkeypatch.setattr(search, "FAST_FRESH_TOP", 0)
+
+    # f = .5 + .4·[0] − .3·[2 and 3 visible, 0 and 1 not]: no image of step 0 (one region
+    # kept, or one removed) scores under black .5, but the image without {0, 1} does (.2)
+    def f(v):
+        return 0.5 + 0.4 * (0 in v) - 0.3 * (2 in v and 3 in v and 0 not in v and 1 not in v)
+
+    s = SetScorer(4, f)
+    rec = Recorder(s)
+    expl = _explain(rec, s.image(), s.regions(), search="fast")
+    # step 0: gains .8, 0, 0, 0 → pick 0, both ends reached (.9, .5). Tail by stale bound:
+    # 1, 2, 3; its first deletion point {2,3} is .2, 75 % of the gap under the point reached:
+    # the sweep (remove {0,1} .2, {0,2} .5, {0,3} .5) finds a removal that deep: search on.
+    # Step 1: 1 (bound raised to .3) gains .3 → pick 1; stop again: tail 2, 3 by stale
+    # bound (0, 0), point {0,1,2} keeps .9 and removes to {3}, .5: nothing under .2 now.
+    assert expl.order.tolist() == [0, 1, 2, 3]
+    assert expl.dataset.attrs["early_stopped_at"] == 2
+    assert rec.calls == [
+        [(), (0, 1, 2, 3)],
+        [(0,), (1,), (2,), (3,), (1, 2, 3), (0, 2, 3), (0, 1, 3), (0, 1, 2)],
+        # the tail's points: keep {0,1}, {0,1,2} (cached), remove to {2,3}, {3} (cached)
+        [(0, 1), (2, 3)],
+        # the sweep keeps {2,3} (cached), {1,3}, {1,2}. Step 1 and the second stop use
+        # cached images only
+        [(1, 3), (1, 2)],
+    ]
+    exact = _explain(s, s.image(), s.regions(), search="exact")
+    assert exact.order.tolist() == expl.order.tolist()

@@ -240,20 +240,20 @@ def check_grid_layout(page: Any, artifacts: Path) -> None:
     assert lefts[1] >= lefts[0] + boxes[0]["width"] and lefts[2] >= lefts[1] + boxes[1]["width"]
     grid.screenshot(path=str(artifacts / "explorer_grid.png"))
 
-    # curves="plotly": one plotly figure under the grid holds every panel's curves
+    # curves="plotly": a plotly chart in each panel, plotly.js evaluated once for the page
     plotted = page.locator(".ek-explorer[data-ready='true']").nth(2)
     plotted.scroll_into_view_if_needed()
-    plotted.locator(".ek-slot-figure .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    plotted.locator(".ek-slot-curves .js-plotly-plot .main-svg").first.wait_for(timeout=TIMEOUT_MS)
     assert plotted.locator(".ek-panel").count() == 2
-    assert plotted.locator(".ek-slot-figure").count() == 1
-    assert plotted.locator(".ek-slot-curves").count() == 0  # no SVG curves beside it
-    legend = plotted.locator(".ek-slot-figure .legendtext").all_text_contents()
-    assert legend == [
-        "all tokens: insertion",
-        "all tokens: deletion",
-        "red: insertion",
-        "red: deletion",
-    ], legend
+    for i in range(2):
+        chart = plotted.locator(".ek-panel").nth(i).locator(".ek-slot-curves .js-plotly-plot")
+        assert chart.count() == 1
+        assert chart.locator(".scatterlayer .trace").count() == 2
+        legend = chart.locator(".legendtext").all_text_contents()
+        assert legend == ["insertion", "deletion"], legend
+    assert plotted.locator(".ek-curves-svg").count() == 0  # no SVG curves beside them
+    assert page.evaluate("() => globalThis.__eagleKitPlotly instanceof Map")
+    assert page.evaluate("() => globalThis.__eagleKitPlotly.size") == 1
 
 
 def check_downloads_and_zoom(page: Any, artifacts: Path) -> None:

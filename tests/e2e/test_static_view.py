@@ -76,14 +76,24 @@ def test_nbconvert_html_shows_the_explorer_offline(
         text = static.inner_text()
         for caption in captions:  # which map, its units and its effect size, for each panel
             assert caption in " ".join(text.split()), caption
-        assert "gain in p" in text and "rank (METHOD §5)" in text, text  # the two colour bars
-        images = static.locator("img")
-        assert images.count() == 2
-        assert all(
-            images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(2)
-        )
-        curves = static.locator("svg polyline")
-        assert curves.count() == 4 and curves.first.is_visible()
+        # the two colour bars in their units, as text (ek.plot.overlay's labels)
+        assert 'gain in p("blue") (probability)' in text and "rank value (METHOD §5)" in text
+        # the figures are ek.plot's, inline SVG with text as text: each map has its colour bar
+        # labelled in its units, each panel its curves with AUCs in the legend
+        maps = static.locator("figure.ek-static-map > svg")
+        assert maps.count() == 2 and all(maps.nth(i).is_visible() for i in range(2))
+        labels = [" ".join(maps.nth(i).locator("text").all_text_contents()) for i in range(2)]
+        assert "rank value (METHOD §5)" in labels[0], labels[0]
+        assert 'gain in p("blue") (probability)' in labels[1], labels[1]
+        rasters = static.locator("figure.ek-static-map image")
+        assert rasters.count() >= 4  # image and map layer per panel
+        curves = static.locator("figure.ek-static-curves > svg")
+        assert curves.count() == 2 and curves.first.is_visible()
+        legend = " ".join(curves.first.locator("text").all_text_contents())
+        assert "insertion (AUC" in legend and "deletion (AUC" in legend, legend
+        for i in range(maps.count()):  # every map drawn, not blank
+            tile = Image.open(BytesIO(maps.nth(i).screenshot())).convert("RGB")
+            assert len(tile.getcolors(maxcolors=1 << 20) or []) > 50, f"map {i} is blank"
         shot = Image.open(BytesIO(static.screenshot())).convert("RGB")
         colours = shot.getcolors(maxcolors=1 << 20)
         assert colours is not None and len(colours) > 50, "the static view renders blank"

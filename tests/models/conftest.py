@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from eagle_kit.testing.teacher_forcing import answer_distribution
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
@@ -26,44 +28,9 @@ def _reference_distribution(
 
     Returns the ``L×V`` next-token distributions at the answer positions.
     """
-    processor, hf = model.processor, model.model
-    video = media.ndim == 4
-    kind = "video" if video else "image"
+    kind = "video" if media.ndim == 4 else "image"
     messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": prompt}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    media_kw = {"videos": [media], "do_sample_frames": False} if video else {"images": [media]}
-    enc = processor(text=[text], return_tensors="pt", **media_kw)
-    n_prompt = enc["input_ids"].shape[1]
-    answer = torch.tensor([answer_ids], dtype=enc["input_ids"].dtype)
-    inputs = {}
-    for key, value in enc.items():
-        if isinstance(value, torch.Tensor) and value.shape == enc["input_ids"].shape:
-            fill = (
-                answer
-                if key == "input_ids"
-                else torch.ones_like(answer)
-                if key == "attention_mask"
-                else torch.zeros_like(answer)
-            )
-            inputs[key] = torch.cat([value, fill], dim=1)
-        else:
-            inputs[key] = value
-    device = next(hf.parameters()).device
-    dtype = next(hf.parameters()).dtype
-    inputs = {
-        k: (
-            v.to(device).to(dtype)
-            if isinstance(v, torch.Tensor) and k.startswith("pixel_values")
-            else v.to(device)
-            if isinstance(v, torch.Tensor)
-            else v
-        )
-        for k, v in inputs.items()
-    }
-    with torch.no_grad():
-        logits = hf(**inputs).logits[0].float()
-    steps = torch.arange(len(answer_ids))
-    return torch.softmax(logits[n_prompt - 1 + steps], dim=-1).cpu()
+    return answer_distribution(model.model, model.processor, messages, media, answer_ids)
 
 
 def _reference_probs(

@@ -10,6 +10,18 @@ Written directly with transformers (not with eagle_kit's scorer), it implements 
   and ``top_logprobs`` is capped at 20.
 
 Token strings are incremental detokenisation deltas, as vLLM reports them.
+
+With ``tokenize=True`` (vLLM flavour) it also serves vLLM's tokenizer endpoints at the root:
+``POST /tokenize`` (``{"prompt": ..., "add_special_tokens": true}`` or ``{"messages": ...,
+"add_generation_prompt": true, "continue_final_message": false}``, optional
+``"return_token_strs"``) → ``{"count", "max_model_len", "tokens", "token_strs"}``, and
+``POST /detokenize`` (``{"tokens": [...]}``) → ``{"prompt"}``; with ``tokenizer_info=True``
+``GET /tokenizer_info`` → the tokenizer's configuration (``pad_token``, ``unk_token`` …), as
+vLLM's ``--enable-tokenizer-info-endpoint``. The messages form expands image placeholders as
+the processor does.
+
+An internal error (a bad token id, a model failure) is answered with HTTP 500 and
+``{"error": {"message": "<exception>: <text>", "type": "internal_server_error"}}``.
 """
 
 from __future__ import annotations
@@ -31,13 +43,23 @@ class TinyOpenAIServer:
     """Context manager: ``with TinyOpenAIServer(model) as url: ...`` (``url`` ends in ``/v1``)."""
 
     def __init__(
-        self, hf_model: Any, processor: Any, *, name: str = "tiny", flavor: str = "vllm"
+        self,
+        hf_model: Any,
+        processor: Any,
+        *,
+        name: str = "tiny",
+        flavor: str = "vllm",
+        tokenize: bool = True,
+        tokenizer_info: bool = False,
     ) -> None:
         self.hf = hf_model
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.name = name
         self.flavor = flavor
+        self.serve_tokenize = tokenize and flavor == "vllm"
+        self.serve_tokenizer_info = tokenizer_info and self.serve_tokenize
+        self.sent_prompts: list[str] = []  # the user text of every chat request, in order
         self.lock = threading.Lock()
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
@@ -75,7 +97,41 @@ class TinyOpenAIServer:
         enc = self.processor(text=[text], images=images or None, return_tensors="pt")
         return enc, enc["input_ids"][0].tolist()
 
+    def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "messages" in body:
+            _, ids = self._inputs(
+                {
+                    "messages": body["messages"],
+                    "add_generation_prompt": body.get("add_generation_prompt", True),
+                    "continue_final_message": body.get("continue_final_message", False),
+                }
+            )
+        else:
+            ids = self.tokenizer(
+                body["prompt"], add_special_tokens=bool(body.get("add_special_tokens", True))
+            )["input_ids"]
+        out: dict[str, Any] = {"count": len(ids), "max_model_len": 4096, "tokens": list(ids)}
+        out["token_strs"] = (
+            self.tokenizer.convert_ids_to_tokens(list(ids))
+            if body.get("return_token_strs")
+            else None
+        )
+        return out
+
+    def detokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"prompt": self.tokenizer.decode([int(t) for t in body["tokens"]])}
+
+    def tokenizer_info(self) -> dict[str, Any]:
+        tok = self.tokenizer
+        return {
+            "tokenizer_class": type(tok).__name__,
+            **{k: getattr(tok, k) for k in ("pad_token", "unk_token", "bos_token", "eos_token")},
+        }
+
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        for message in body["messages"]:
+            if message["role"] == "user" and isinstance(message["content"], list):
+                self.sent_prompts += [i["text"] for i in message["content"] if i["type"] == "text"]
         enc, ids = self._inputs(body)
         with torch.no_grad():
             logits = self.hf(**enc).logits[0].float()
@@ -184,11 +240,41 @@ class TinyOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                if self.path == "/tokenizer_info" and server_self.serve_tokenizer_info:
+                    self._send(200, server_self.tokenizer_info())
+                else:
+                    self._send(404, {"detail": "Not Found"})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server API
-                if self.path != "/v1/chat/completions":
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    return
+                # an internal error is answered as HTTP 500 with its text, as servers do,
+                # instead of dropping the connection
+                try:
+                    self._post()
+                except Exception as err:  # noqa: BLE001 - reported to the client
+                    self._send(
+                        500,
+                        {
+                            "error": {
+                                "message": f"{type(err).__name__}: {err}",
+                                "type": "internal_server_error",
+                            }
+                        },
+                    )
+
+            def _post(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path in ("/tokenize", "/detokenize") and server_self.serve_tokenize:
+                    if body.get("model") not in (None, server_self.name):
+                        self._send(404, {"error": {"message": "The model does not exist."}})
+                        return
+                    with server_self.lock:
+                        handler = getattr(server_self, self.path[1:])
+                        self._send(200, handler(body))
+                    return
+                if self.path != "/v1/chat/completions":
+                    self._send(404, {"detail": "Not Found"})
+                    return
                 problem = server_self._check(body)
                 if problem:
                     self._send(

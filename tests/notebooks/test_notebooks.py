@@ -6,10 +6,12 @@ typed as a user's would (``-p targets 3`` is an ``int``, ``-p targets "0,-1"`` a
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ import pypdf
 import pytest
 
 import eagle_kit as ek
+from eagle_kit.notebook_report import check_parameters, parameter_rule
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -121,16 +124,85 @@ def test_the_five_notebooks_are_clean_with_one_typed_parameters_cell() -> None:
         if "model" in params:
             assert params["model"]["default"] == '"shapes"'  # the embedded model by default
         assert nb.cells[tagged[0] + 1].cell_type == "code"  # derived values right after
+        # every number is bounded and every choice listed in its help, so `eagle-kit report`
+        # refuses a bad value before anything runs; the defaults keep their own rules
+        for pname, p in params.items():
+            rule = parameter_rule(p["help"])
+            if p["inferred_type_name"] in ("int", "float"):
+                assert rule is not None and rule[0] == "range", (name, pname, p["help"])
+            if pname in ("search", "segmentation", "text_regions"):
+                assert rule is not None and rule[0] == "choices", (name, pname, p["help"])
+            default = ast.literal_eval(p["default"])
+            check_parameters(path, {pname: default})
+    for name in ("01_explain_image", "02_word_level"):  # prompt spans as features
+        params = pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+        assert params["text_regions"]["default"] == '""'  # image regions only by default
+        assert parameter_rule(params["text_regions"]["help"]) == (
+            "choices",
+            ["", "words", "sentences"],
+        )
+        assert "text_baseline" in params
 
 
 # -- 01 ------------------------------------------------------------------------------------------
 
 
-def test_01_explain_image_writes_figures_explanation_and_tables(tmp_path: Path) -> None:
-    out, executed = papermill("01_explain_image", tmp_path, ("seed", 7))
+def readme_command(start: str, end: str) -> list[str]:
+    """The README's command line that starts with ``start`` and ends with ``end``, as
+    arguments."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if start in x and x.endswith(end)]
+    return shlex.split(line)
+
+
+def eagle_kit_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(
+        [sys.executable, "-m", "eagle_kit.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_01_the_readme_report_shows_a_map(tmp_path: Path) -> None:
+    """The README's flagship report: its targets are a content word the image decides, so
+    both maps are drawn (once "the" and "." were targeted: "no map shown", flat curves)."""
+    args = readme_command("eagle-kit report notebooks/01_explain_image.ipynb", "-o reports/seed7")
+    assert args[1:3] == ["report", "notebooks/01_explain_image.ipynb"]
+    args[2] = str(NOTEBOOKS / "01_explain_image.ipynb")
+    args[args.index("-o") + 1] = str(tmp_path / "report")
+    proc = eagle_kit_cli(args[1:], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "report"
+    executed = out / "01_explain_image.ipynb"
     expl = ek.load_explanation(out / "explanation.nc")
     summary = strict_json(out / "metrics.json")
     assert summary["answer"].startswith("the picture shows")
+    assert [expl.tokens[t].strip() for t in expl.targets] == ["yellow"]
+    gain = expl.map_info(expl.targets, kind="gain")
+    assert gain.shown and gain.span > 0.5  # the yellow square decides "yellow"
+    assert summary["map_shown"] is True
+    assert summary["gain_map_span"] == pytest.approx(gain.span, abs=1e-5)
+    scene = ek.shapes.make_scene(7)
+    (yellow,) = [o for o in scene.objects if o.colour == "yellow"]
+    assert ek.metrics.point_game(expl, mask=yellow.mask, reading="strict") == 1.0  # on it
+    ins, dele = expl.curve("insertion"), expl.curve("deletion")
+    assert ins.max() - ins.min() > 0.5 and dele.max() - dele.min() > 0.5  # curves not flat
+    for name in ("map_rank", "map_gain"):  # the figures draw the map, not "no map shown"
+        text = pypdf.PdfReader(str(out / f"{name}.pdf")).pages[0].extract_text()
+        assert "barely moves" not in text and "no map" not in text, text
+    static = [  # the Explorer's static view in the saved notebook and the HTML
+        o["data"]["text/html"]
+        for c in nbformat.read(executed, as_version=4).cells
+        for o in c.get("outputs", [])
+        if 'class="ek-static"' in str(o.get("data", {}).get("text/html", ""))
+    ]
+    assert len(static) == 1 and "no map shown" not in static[0]
+    assert 'data-kind="rank"' in static[0]
     assert summary["n_regions"] == expl.n_regions and summary["targets"] == expl.targets
     assert 0 <= summary["deletion_auc"] < summary["insertion_auc"] <= 1
     assert summary["insertion_auc"] == pytest.approx(ek.metrics.insertion_auc(expl), abs=1e-5)
@@ -153,6 +225,64 @@ def test_01_explain_image_writes_figures_explanation_and_tables(tmp_path: Path) 
     # figures displayed as images
     assert outputs(executed, "application/vnd.jupyter.widget-view+json") == 1
     assert outputs(executed, "image/png") >= 4
+
+
+def check_split(expl: ek.Explanation, rows: list[dict[str, str]]) -> None:
+    """reliance.csv's three-way reading: the explanation's, adding up to p(full)."""
+    d = expl.dataset
+    for part in ("image", "prompt", "prior"):
+        got = [float(r[f"reliance_{part}"]) for r in rows]
+        assert np.allclose(got, d[f"reliance_{part}"].values, atol=1e-5)
+    total = sum(
+        np.array([float(r[f"reliance_{p}"]) for r in rows]) for p in ("image", "prompt", "prior")
+    )
+    assert np.allclose(total, [float(r["p_full"]) for r in rows], atol=1e-4)
+
+
+def test_01_the_readme_prompt_report_shows_prompt_strips_and_the_split(tmp_path: Path) -> None:
+    args = readme_command("eagle-kit report notebooks/01_explain_image.ipynb", "-o reports/prompt")
+    assert "text_regions" in args  # `-p targets "[8, 9]"`: a list, once "Target '[8' is not a word"
+    args[2] = str(NOTEBOOKS / "01_explain_image.ipynb")
+    args[args.index("-o") + 1] = str(tmp_path / "report")
+    proc = eagle_kit_cli(args[1:], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "report"
+    expl = ek.load_explanation(out / "explanation.nc")
+    assert expl.targets == [8, 9] and expl.n_image_regions > 0
+    assert [t for t, _, _ in expl.text_spans] == ["describe", "the", "picture", "."]
+    summary = strict_json(out / "metrics.json")
+    assert summary["text_regions"] == "words" and summary["map_shown"] is True
+    assert summary["prompt_spans"] == ["describe", "the", "picture", "."]
+    gains = expl.text_values(expl.targets, kind="gain")
+    assert np.allclose(summary["prompt_gain_values"], gains, atol=1e-6, rtol=1e-4)
+    check_split(expl, read_csv(out / "reliance.csv"))
+    # the prompt strips (rank, gain) and the split: vector, the words as text
+    assert_vector_pdf(out / "prompt_rank.pdf", "describe", "picture", "rank value")
+    assert_vector_pdf(out / "prompt_gain.pdf", "describe", "gain in")
+    assert_vector_pdf(out / "split.pdf", "image", "prompt", "prior", "yellow")
+    for name in ("prompt_rank", "prompt_gain", "split", "map_rank", "map_gain"):
+        assert_png(out / f"{name}.png")
+    page = (out / "01_explain_image.html").read_text(encoding="utf-8")
+    assert "The prompt and the three-way reading" in page
+
+
+def test_01_prompt_spans_only_draws_no_map(tmp_path: Path) -> None:
+    out, _ = papermill(
+        "01_explain_image",
+        tmp_path,
+        ("seed", 7),
+        ("targets", "yellow"),
+        ("segmentation", "none"),
+        ("text_regions", "words"),
+        ("text_baseline", "the"),
+    )
+    expl = ek.load_explanation(out / "explanation.nc")
+    assert expl.n_image_regions == 0 and expl.n_regions == 4
+    summary = strict_json(out / "metrics.json")
+    assert "map_shown" not in summary and summary["n_image_regions"] == 0
+    assert not (out / "map_rank.pdf").exists() and not (out / "map_gain.pdf").exists()
+    assert_vector_pdf(out / "prompt_rank.pdf", "describe", "rank value")
+    check_split(expl, read_csv(out / "reliance.csv"))
 
 
 def test_01_runs_end_to_end_on_a_tiny_model_folder(tmp_path: Path) -> None:
@@ -235,6 +365,37 @@ def test_02_targets_from_p_are_token_indices(tmp_path: Path, given, expected) ->
     for row in rows:  # "the", "a", ".": no object named, so no ground truth (empty, null)
         assert row["point_game_mask_strict"] == "" and 0 <= float(row["insertion_auc"]) <= 1
     assert strict_json(out / "metrics.json")["point_game_mask_strict"] is None
+
+
+def test_02_list_targets_with_prompt_spans(tmp_path: Path) -> None:
+    # `-p targets "[yellow, triangle]"`: a YAML list, each item explained alone
+    out, executed = papermill(
+        "02_word_level",
+        tmp_path,
+        ("seed", 7),
+        ("targets", "[yellow, triangle]"),
+        ("text_regions", "words"),
+        ("n_regions", 9),
+        ("segmentation", "grid"),
+    )
+    rows = read_csv(out / "point_game.csv")
+    assert [r["words"] for r in rows] == ["yellow", "triangle"]
+    for i, row in enumerate(rows):
+        expl = ek.load_explanation(out / "explanations" / f"target{i}.nc")
+        assert [t for t, _, _ in expl.text_spans] == ["describe", "the", "picture", "."]
+        d = expl.dataset
+        parts = [float(row[f"reliance_{p}"]) for p in ("image", "prompt", "prior")]
+        want = [
+            float(np.mean(d[f"reliance_{p}"].values[expl.targets]))
+            for p in ("image", "prompt", "prior")
+        ]
+        assert np.allclose(parts, want, atol=1e-5)
+        assert sum(parts) == pytest.approx(float(np.mean(d.p_full.values[expl.targets])), abs=1e-4)
+        assert_vector_pdf(out / f"prompt_target{i}.pdf", "describe", "gain in", row["words"])
+        assert_png(out / f"prompt_target{i}.png")
+    # "yellow" rests on the image (the yellow square), "triangle" on the language prior
+    assert float(rows[0]["reliance_image"]) > 0.9 and float(rows[1]["reliance_prior"]) > 0.9
+    assert outputs(executed, "image/png") >= 3  # the maps and two prompt strips
 
 
 def test_02_own_image_with_given_boxes_and_masks(tmp_path: Path) -> None:
@@ -401,6 +562,57 @@ def test_05_paper_figures_from_saved_explanations(word_level: Path, tmp_path: Pa
     assert "insertion\\_auc" in (out / "table.tex").read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def prompt_explanations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two folders of saved explanations with prompt span features: text only; and text
+    only plus joint (image regions and the prompt's words)."""
+    model = ek.load_model("shapes")
+    scene = ek.shapes.make_scene(7)
+    kw = dict(prompt="is there a yellow square ?", answer="yes", text_regions="words")
+    kw.update(search="exact", progress=False)
+    text_only = ek.explain(model, scene.image, regions="none", **kw)
+    joint = ek.explain(model, scene.image, regions=ek.segment(scene.image, 4, "grid"), **kw)
+    root = tmp_path_factory.mktemp("prompt_nc")
+    text_only.save(root / "only" / "a_text.nc")
+    text_only.save(root / "mixed" / "a_text.nc")
+    joint.save(root / "mixed" / "b_joint.nc")
+    return root / "only", root / "mixed"
+
+
+def test_05_text_only_explanations_give_prompt_strips_and_no_map(
+    prompt_explanations, tmp_path: Path
+) -> None:
+    only, _ = prompt_explanations
+    out, executed = papermill("05_paper_figures", tmp_path, ("explanations", only))
+    summary = strict_json(out / "metrics.json")
+    assert summary["samples"] == ["a_text"]
+    assert "grid.pdf" not in summary["files"] and not (out / "grid.pdf").exists()
+    assert "prompt_a_text.pdf" in summary["files"]
+    assert_vector_pdf(out / "prompt_a_text.pdf", "yellow", "square", "rank value", "prompt")
+    nb = nbformat.read(executed, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "No map panel for a_text: prompt span features only" in text
+    split = read_csv(out / "prompt_split.csv")
+    expl = ek.load_explanation(only / "a_text.nc")
+    assert float(split[0]["reliance_prompt"]) == pytest.approx(
+        float(expl.dataset["reliance_prompt"].values[expl.targets].mean()), abs=1e-5
+    )
+
+
+def test_05_joint_explanations_map_in_the_grid_and_prompt_strips(
+    prompt_explanations, tmp_path: Path
+) -> None:
+    _, mixed = prompt_explanations
+    out, _ = papermill("05_paper_figures", tmp_path, ("explanations", mixed))
+    summary = strict_json(out / "metrics.json")
+    assert summary["samples"] == ["a_text", "b_joint"]
+    assert summary["files"][0] == "grid.pdf"
+    assert {"prompt_a_text.pdf", "prompt_b_joint.pdf"} <= set(summary["files"])
+    assert_vector_pdf(out / "grid.pdf", "b_joint", "rank value")  # only the sample with a map
+    assert "a_text" not in pypdf.PdfReader(str(out / "grid.pdf")).pages[0].extract_text()
+    assert_vector_pdf(out / "prompt_b_joint.pdf", "yellow", "rank value")
+
+
 def test_the_readme_shows_a_grid_made_by_05_and_the_command() -> None:
     from PIL import Image
 
@@ -422,6 +634,17 @@ def test_the_readme_shows_a_grid_made_by_05_and_the_command() -> None:
         ),
         (["n_regions", "abc"], r"Parameter 'n_regions' .* must be an int.*got 'abc'"),
         (["n_regions", "1.5"], r"Parameter 'n_regions' .* must be an int"),
+        # out of range or not a choice: refused in the parameter check, before any cell runs
+        (
+            ["dpi", "-5"],
+            r"Parameter 'dpi' of 05_paper_figures.ipynb must be between 50 and 1200; got -5\.",
+        ),
+        (["n_samples", "0"], r"Parameter 'n_samples' .* must be >= 1; got 0\."),
+        (["n_regions", "100000"], r"Parameter 'n_regions' .* must be between 2 and 1024"),
+        (
+            ["text_regions", "word"],
+            r"'text_regions' .* must be one of \"\", \"words\", \"sentences\"; got 'word'",
+        ),
     ],
 )
 def test_report_refuses_unknown_or_mistyped_parameters(tmp_path: Path, params, match, capsys):
@@ -432,6 +655,7 @@ def test_report_refuses_unknown_or_mistyped_parameters(tmp_path: Path, params, m
     assert main(["report", nb, "-p", *params, "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert re.search(match, err), err
+    assert len(err.strip().splitlines()) == 1  # one line
     assert not out.exists()  # nothing ran
 
 

@@ -128,23 +128,36 @@ def test_show_page_has_the_prompt_words_and_their_legend(joint, text_only, tmp_p
     assert not re.search(r'(src|href)="https?:', text)
 
 
-def test_text_only_tokens_are_never_labelled_visual(text_only, joint) -> None:
-    t = text_only.dataset.sizes["token"]
-    assert np.isnan(text_only.reliance()).all() and len(text_only.reliance()) == t
-    assert text_only.modality() == ["n/a"] * t
-    assert list(text_only.dataset["modality"].values) == ["n/a"] * t
-    # the three-way reading stays the source of "what rests on what"
-    d = text_only.dataset
-    total = d["reliance_image"] + d["reliance_prompt"] + d["reliance_prior"]
-    np.testing.assert_allclose(total.values, d["p_full"].values, atol=1e-9)
-    assert set(joint.modality()) <= {"prior", "visual", "mixed"}
-    assert np.isfinite(joint.reliance()).all()
+def test_text_feature_tokens_read_the_three_way_split(text_only, joint) -> None:
+    # With prompt spans (text only or joint) the reading comes from the three-way split, never
+    # from I_t over image area (a span adds zero area). The split is the same four inputs in
+    # both, so the same answer reads the same whether or not the image was cut into regions.
+    from eagle_kit.explanation import split_modality_labels
+
+    for e in (text_only, joint):
+        d = e.dataset
+        total = d["reliance_image"] + d["reliance_prompt"] + d["reliance_prior"]
+        np.testing.assert_allclose(total.values, d["p_full"].values, atol=1e-9)
+        np.testing.assert_allclose(e.reliance(), d["reliance_image"].values)
+        want = split_modality_labels(
+            d["reliance_image"].values,
+            d["reliance_prompt"].values,
+            d["reliance_prior"].values,
+            d["p_full"].values,
+        )
+        assert e.modality() == list(want)
+        assert set(e.modality()) <= {"prior", "visual", "prompt", "mixed"}
+    np.testing.assert_allclose(text_only.reliance(), joint.reliance(), atol=1e-6)
 
 
 def test_curves_x_label_says_what_the_axis_counts(text_only, joint) -> None:
     fig = ek.plot.curves(text_only)
     assert fig.axes[0].get_xlabel() == "fraction of prompt spans revealed / removed"
-    assert ek.plot.curves(joint).axes[0].get_xlabel() == "image area revealed / removed"
+    # joint: the curves and their AUCs are over the fraction of features (a span adds no area)
+    assert (
+        ek.plot.curves(joint).axes[0].get_xlabel()
+        == "features revealed / removed (regions + spans)"
+    )
 
 
 def test_text_only_page_shows_words_tokens_and_curves_and_grid_refuses(text_only) -> None:

@@ -18,10 +18,19 @@ import numpy as np
 import pytest
 
 import eagle_kit as ek
-from eagle_kit.notebook_report import parse_parameter, parse_parameters
+from eagle_kit.notebook_report import (
+    check_parameters,
+    parameter_rule,
+    parse_parameter,
+    parse_parameters,
+)
+from eagle_kit.targets import parse_targets
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "report_smoke.ipynb"
+#: the first and the last token (−1 is an index, not a word) and a content word the image
+#: decides (seed 3: "… a green circle …"), so that the report's maps show something
+TARGETS = "0,-1,green"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -50,6 +59,7 @@ def eagle_kit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("False", False),
         ("None", None),
         ("0,-1", "0,-1"),  # a list for the notebook to parse, not a number
+        ("[0, 1]", "[0, 1]"),  # likewise (parse_targets reads it as a list)
         ("circle", "circle"),
         ("green circle", "green circle"),
         ("1.2.3", "1.2.3"),
@@ -58,6 +68,77 @@ def eagle_kit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_parameters_are_typed_as_papermill_types_them(text, value) -> None:
     got = parse_parameter(text)
     assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[0, 1]", [0, 1]),  # once "Target '[0' is not a word"
+        ("[0,-1]", [0, -1]),
+        ('["green circle", -1]', ["green circle", -1]),  # JSON
+        ("[yellow, triangle]", ["yellow", "triangle"]),  # YAML flow list
+        ('[["circle", 1], 0]', [("circle", 1), 0]),  # an occurrence inside a list
+        ("0,-1", [0, -1]),  # the comma form is unchanged
+        ("[CLS]@0", [("[CLS]", 0)]),  # a bracketed word meant literally
+    ],
+)
+def test_targets_accept_list_syntax(text, expected) -> None:
+    assert parse_targets(text) == expected
+
+
+def test_targets_in_a_list_must_be_indices_or_words() -> None:
+    with pytest.raises(TypeError, match="got float 1.5"):
+        parse_targets("[1.5]")
+
+
+@pytest.mark.parametrize(
+    ("help_text", "rule"),
+    [
+        ("resolution of the PNG figures [50..1200]", ("range", (50.0, 1200.0))),
+        ("first seed [0..]", ("range", (0.0, None))),
+        ("level [0.5..0.999]", ("range", (0.5, 0.999))),
+        ('the search {"efficient", "exact", "fast"}', ("choices", ["efficient", "exact", "fast"])),
+        ('spans; empty: none {"", "words", "sentences"}', ("choices", ["", "words", "sentences"])),
+        ('indices: 3, "0,-1", "[0, 1]"; empty: all tokens', None),  # brackets mid-help: no rule
+        ("JSON boxes [[x0, y0, x1, y1], ...]", None),
+    ],
+)
+def test_a_parameter_rule_is_read_from_the_end_of_its_help(help_text, rule) -> None:
+    assert parameter_rule(help_text) == rule
+
+
+def test_values_outside_their_rule_are_refused_before_running(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cell = nbformat.v4.new_code_cell(
+        "dpi: int = 200  # resolution [50..1200]\n"
+        "level: float = 0.95  # confidence [0.5..0.999]\n"
+        'search: str = "fast"  # the search {"fast", "exact"}\n'
+        'spans: str = ""  # prompt spans {"", "words"}'
+    )
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    path = tmp_path / "rules.ipynb"
+    nbformat.write(nb, path)
+    check_parameters(path, {"dpi": 50, "level": 0.999, "search": "exact", "spans": None})
+    for params, message in [
+        ({"dpi": -5}, "Parameter 'dpi' of rules.ipynb must be between 50 and 1200; got -5."),
+        ({"dpi": 1201}, "must be between 50 and 1200; got 1201."),
+        (
+            {"level": 1.0},
+            "Parameter 'level' of rules.ipynb must be between 0.5 and 0.999; got 1.0.",
+        ),
+        ({"level": float("nan")}, "must be between 0.5 and 0.999; got nan."),
+        ({"search": "slow"}, 'must be one of "fast", "exact"; got \'slow\'.'),
+        ({"spans": "word"}, 'must be one of "", "words"; got \'word\'.'),
+    ]:
+        with pytest.raises(ValueError) as err:
+            check_parameters(path, params)
+        assert str(err.value).endswith(message) and "\n" not in str(err.value)
 
 
 def test_parameter_names_must_be_python_names() -> None:
@@ -71,7 +152,7 @@ def test_parameter_names_must_be_python_names() -> None:
 def report(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("report")
     proc = eagle_kit(
-        "report", str(NOTEBOOK), "-p", "targets", "0,-1", "-p", "seed", "3", "-o", "out", cwd=root
+        "report", str(NOTEBOOK), "-p", "targets", TARGETS, "-p", "seed", "3", "-o", "out", cwd=root
     )
     return root / "out", proc
 
@@ -86,9 +167,12 @@ def test_report_writes_notebook_html_figures_explanation_and_metrics(report) -> 
         c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
     )
     # typed as papermill types -p values: an int, and "0,-1" a string the notebook parses
-    assert "seed = 3\n" in injected.source and 'targets = "0,-1"' in injected.source
+    assert "seed = 3\n" in injected.source and f'targets = "{TARGETS}"' in injected.source
     expl = ek.load_explanation(out / "explanation.nc")
-    assert expl.targets == [0, len(expl.tokens) - 1]  # −1 is the last token, not a word
+    green = expl.tokens.index(" green")
+    assert sorted(expl.targets) == [0, green, len(expl.tokens) - 1]  # −1: the last token
+    assert expl.map_info(expl.targets, kind="gain").shown  # the report draws a map
+    assert expl.map_info().shown
     page = (out / "report_smoke.html").read_text(encoding="utf-8")
     # two plotly charts, plotly.js sent once (from the local install, not a CDN)
     assert page.count("plotly.js v") == 1 and page.count('class="plotly-graph-div"') == 2
@@ -112,7 +196,7 @@ def test_same_parameters_give_the_same_numbers(report, tmp_path) -> None:
         str(NOTEBOOK),
         "-p",
         "targets",
-        "0,-1",
+        TARGETS,
         "-p",
         "seed",
         "3",

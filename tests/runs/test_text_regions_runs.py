@@ -90,9 +90,15 @@ def test_run_settings_key_holds_the_text_regions() -> None:
         RunSettings(text_regions="letters")
     with pytest.raises(ValueError, match="text_baseline only applies"):
         RunSettings(text_baseline="<pad>")
-    with pytest.raises(ValueError, match="eagle method only; random, rise"):
-        words.check_text_methods(["eagle", "random", "rise"])
-    words.check_text_methods(["eagle"])
+    # the feature-set baselines rank the prompt spans too: their keys hold the text settings
+    for method in ("occlusion", "rise", "random", "shapley", "kernel_shap", "lime"):
+        assert "text_regions" not in plain.for_method(method)
+        assert words.for_method(method)["text_regions"] == "words"
+    words.check_text_methods(["eagle", "occlusion", "rise", "random", "shapley", "lime"])
+    # the pixel maps have no prompt spans
+    with pytest.raises(ValueError, match="llava_cam, tam map gradients"):
+        words.check_text_methods(["eagle", "llava_cam", "occlusion", "tam"])
+    assert "text_regions" not in words.for_method("tam")
 
 
 def test_cli_explain_with_text_regions_is_a_new_result(tmp_path, capsys) -> None:
@@ -115,14 +121,14 @@ def test_cli_explain_with_text_regions_is_a_new_result(tmp_path, capsys) -> None
     assert len(ek.open_results(out)) == 2
 
 
-def test_cli_run_refuses_baselines_with_text_regions(tmp_path, capsys) -> None:
+def test_cli_run_refuses_pixel_maps_with_text_regions(tmp_path, capsys) -> None:
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"id": "a", "image": "a.png", "prompt": "p"}\n')
     code = main(
-        ["run", str(manifest), "-o", str(tmp_path / "o"), "--model", "shapes", "--methods", "eagle,random",
-         "--text-regions", "words", "--quiet"]
+        ["run", str(manifest), "-o", str(tmp_path / "o"), "--model", "shapes", "--methods",
+         "eagle,random,llava_cam", "--text-regions", "words", "--quiet"]
     )  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
-    assert "eagle method only; random" in err and "--text-regions" in err
+    assert "llava_cam map gradients" in err and "--text-regions" in err
     assert not (tmp_path / "o").exists()

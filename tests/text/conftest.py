@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from eagle_kit.testing.teacher_forcing import answer_distribution
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
@@ -52,46 +54,16 @@ def reference_text_probs(
     """p(answer token t | media, prompt with ``replace_positions`` set to ``baseline_id``,
     answer before t): the processor once on the (masked) media, the token ids edited in place,
     the answer appended, one forward pass with full logits, softmax at the answer positions."""
-    processor, hf = model.processor, model.model
-    video = media.ndim == 4
-    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    media_kw = {"videos": [media], "do_sample_frames": False} if video else {"images": [media]}
-    enc = processor(text=[text], return_tensors="pt", **media_kw)
-    ids = enc["input_ids"].clone()
-    ids[0, replace_positions] = baseline_id
-    n_prompt = ids.shape[1]
-    answer = torch.tensor([answer_ids], dtype=ids.dtype)
-    inputs: dict[str, Any] = {}
-    for key, value in enc.items():
-        if isinstance(value, torch.Tensor) and value.shape == enc["input_ids"].shape:
-            base = ids if key == "input_ids" else value
-            fill = (
-                answer
-                if key == "input_ids"
-                else torch.ones_like(answer)
-                if key == "attention_mask"
-                else torch.zeros_like(answer)
-            )
-            inputs[key] = torch.cat([base, fill], dim=1)
-        else:
-            inputs[key] = value
-    dev = next(hf.parameters()).device
-    dtype = next(hf.parameters()).dtype
-    inputs = {
-        k: (
-            v.to(dev).to(dtype)
-            if isinstance(v, torch.Tensor) and k.startswith("pixel_values")
-            else v.to(dev)
-            if isinstance(v, torch.Tensor)
-            else v
-        )
-        for k, v in inputs.items()
-    }
-    with torch.no_grad():
-        logits = hf(**inputs).logits[0].float()
-    steps = torch.arange(len(answer_ids))
-    probs = torch.softmax(logits[n_prompt - 1 + steps], dim=-1)
-    return probs[steps, torch.tensor(answer_ids)].double().cpu().numpy()
+    dist = answer_distribution(
+        model.model,
+        model.processor,
+        conversation,
+        media,
+        answer_ids,
+        replace_positions=replace_positions,
+        baseline_id=baseline_id,
+    )
+    return dist[torch.arange(len(answer_ids)), torch.tensor(answer_ids)].double().numpy()
 
 
 @pytest.fixture(scope="session")

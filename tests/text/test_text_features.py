@@ -340,8 +340,11 @@ def test_openai_scorer_refuses_prompt_spans_clearly(text_tiny_model) -> None:
 
     model = text_tiny_model("llava")
     image = np.random.default_rng(8).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    vocab = model.model.get_output_embeddings().out_features
     with TinyOpenAIServer(model.model, model.processor, name="tiny", flavor="vllm") as url:
-        api = ek.OpenAIScorer("tiny", base_url=url)
+        # prompt-logprobs mode explains prompt spans (tests/models/test_api_text.py); the
+        # continuation mode cannot score or check an edited prompt's tokens: refused
+        api = ek.OpenAIScorer("tiny", base_url=url, mode="continuation", top_logprobs=vocab)
         with pytest.raises(TypeError, match="prompt log-probabilities"):
             ek.explain(
                 api,

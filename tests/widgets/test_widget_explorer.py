@@ -1,15 +1,14 @@
 """Explorer: composition, links between its parts (both ways), grids, the curves (SVG by
-default; one shared plotly figure on request)."""
+default; plotly charts on request, plotly.js in one model per kernel)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import traitlets
-from plotly.callbacks import Points
 
 import eagle_kit as ek
 from eagle_kit.widgets import AblationSlider, Explorer, RegionOverlay, TokenTimeline
+from eagle_kit.widgets._plotly import PlotlyLibrary, plotly_library
 
 
 def test_composes_the_three_widgets_curves_and_metrics(expl) -> None:
@@ -18,10 +17,10 @@ def test_composes_the_three_widgets_curves_and_metrics(expl) -> None:
     assert isinstance(panel.timeline, TokenTimeline)
     assert isinstance(panel.overlay, RegionOverlay)
     assert isinstance(panel.slider, AblationSlider)
-    assert explorer.timeline is panel.timeline and explorer.figure is panel.figure
+    assert explorer.timeline is panel.timeline and explorer.curves == "plotly"
     state = explorer._panels[0]
     assert state["timeline"] == f"anywidget:{panel.timeline.model_id}"
-    assert explorer._figure == f"anywidget:{panel.figure.model_id}"
+    assert explorer._plotly == f"anywidget:{plotly_library().model_id}"
     assert state["title"] == "eagle (exact) · scorer"
     metrics = dict(state["metrics"])
     assert metrics["insertion_auc"] == pytest.approx(expl.metrics()["insertion_auc"])
@@ -83,28 +82,6 @@ def test_invalid_state_is_rejected_before_it_spreads(expl) -> None:
     assert explorer.timeline.selected == [] and explorer.slider.k == 4
 
 
-def test_plotly_figure_marks_k_and_follows_the_selection(expl) -> None:
-    explorer = Explorer(expl, curves="plotly")
-    fig = explorer.figure
-    area = expl.dataset["area"].values
-    explorer.k = 7
-    assert fig.layout.shapes[0].x0 == fig.layout.shapes[0].x1 == pytest.approx(area[7])
-    np.testing.assert_allclose(fig.data[0].y, expl.curve("insertion"))
-    explorer.select(" blue")
-    np.testing.assert_allclose(fig.data[0].y, expl.curve("insertion", [4]))
-    np.testing.assert_allclose(fig.data[1].y, expl.curve("deletion", [4]))
-    assert "'blue'" in fig.layout.title.text and "k = 7" in fig.layout.title.text
-
-
-def test_clicking_a_curve_point_moves_k_everywhere(expl) -> None:
-    explorer = Explorer(expl, curves="plotly")
-    trace = explorer.figure.data[0]
-    trace._dispatch_on_click(
-        Points(point_inds=[11], xs=[0.7], ys=[0.5], trace_name="insertion", trace_index=0), None
-    )
-    assert explorer.k == explorer.slider.k == explorer.timeline.k == 11
-
-
 def test_grid_links_only_compatible_panels(expl, expl_red, video_expl) -> None:
     explorer = Explorer(
         {"all tokens": expl, "red only": expl_red, "video": video_expl}, curves="svg"
@@ -141,18 +118,19 @@ def test_input_errors_list_what_is_accepted(expl) -> None:
         Explorer([expl, expl], scorer=[None])
 
 
-def test_svg_curves_are_the_default_and_need_no_figure(expl) -> None:
+def test_svg_curves_are_the_default_and_need_no_plotly(expl) -> None:
     explorer = Explorer(expl)
-    assert explorer.figure is None and explorer._figure == ""
+    assert explorer.curves == "svg" and explorer._plotly == ""
     explorer.k = 3  # nothing in Python draws the curves then; the links still work
     assert explorer.slider.k == 3
 
 
 def test_close_closes_the_parts_and_unlinks_them(expl) -> None:
     explorer = Explorer(expl, curves="plotly")
-    parts = [explorer.timeline, explorer.overlay, explorer.slider, explorer.figure]
+    parts = [explorer.timeline, explorer.overlay, explorer.slider]
     explorer.close()
     assert explorer.comm is None and all(w.comm is None for w in parts)
+    assert plotly_library().comm is not None  # shared by other explorers: left open
     explorer.timeline.selected = [3]
     assert explorer.overlay.selected == []
 
@@ -163,32 +141,22 @@ def test_video_frame_is_shared_by_overlay_and_slider(video_expl) -> None:
     assert explorer.slider.frame == 2
 
 
-def test_plotly_on_request_is_one_figure_for_every_panel(expl, expl_red) -> None:
-    """plotly.js travels with each FigureWidget: several panels share one figure."""
-    explorer = Explorer({"all": expl, "red": expl_red}, curves="plotly")
-    fig = explorer.figure
-    assert all(p.figure is fig for p in explorer.panels)
-    assert [t.name for t in fig.data] == [
-        "all: insertion",
-        "all: deletion",
-        "red: insertion",
-        "red: deletion",
-    ]
-    explorer.panels[1].slider.k = 9  # same regions: k is linked, both markers move
-    area = expl.dataset["area"].values
-    assert fig.layout.shapes[0].x0 == fig.layout.shapes[1].x0 == pytest.approx(area[9])
-    fig.data[3]._dispatch_on_click(
-        Points(point_inds=[2], xs=[0.1], ys=[0.5], trace_name="red: deletion", trace_index=3),
-        None,
-    )
-    assert explorer.panels[1].slider.k == 2 and explorer.k == 2
+def test_plotly_explorers_share_one_plotly_js_model(expl, expl_red) -> None:
+    """anywidget saves each widget's module with it: plotly.js in every explorer would be
+    saved once per explorer. One model per kernel carries it; every explorer refers to it."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-
-def test_plotly_y_axis_follows_the_data(expl) -> None:
-    """A token whose p stays near 0.05–0.3 is not drawn as a flat line on [0, 1]."""
-    explorer = Explorer(expl, curves="plotly")
-    explorer.select(" on")  # p from 0.6 to 0.8 on every image
-    lo, hi = explorer.figure.layout.yaxis.range
-    both = np.concatenate([expl.curve("insertion", [3]), expl.curve("deletion", [3])])
-    assert lo <= both.min() and hi >= both.max()
-    assert hi - lo < 0.5 and "zoomed" in explorer.figure.layout.yaxis.title.text
+    first = Explorer({"all": expl, "red": expl_red}, curves="plotly")
+    second = Explorer(expl, curves="plotly")
+    library = plotly_library()
+    assert isinstance(library, PlotlyLibrary)
+    assert first._plotly == second._plotly == f"anywidget:{library.model_id}"
+    assert library.source == get_plotlyjs() and library.version == get_plotlyjs_version()
+    assert len(library.source) > 1_000_000
+    # nothing else carries a plotting library: every module of ours is small
+    for part in (first, *(w for p in first.panels for w in (p.timeline, p.overlay, p.slider))):
+        assert len(part._esm) < 500_000
+    # a closed library (e.g. all widgets closed) is made again on next use
+    library.close()
+    third = Explorer(expl, curves="plotly")
+    assert plotly_library() is not library and third._plotly.endswith(plotly_library().model_id)

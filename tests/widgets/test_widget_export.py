@@ -28,15 +28,19 @@ def test_explorer_page_embeds_all_parts(expl, tmp_path: Path) -> None:
     page = path.read_text()
     assert "<title>red &lt;square&gt;</title>" in page
     state = read_state(page)
+    library = explorer._plotly_library
     ids = {
         explorer.model_id,
         explorer.timeline.model_id,
         explorer.overlay.model_id,
         explorer.slider.model_id,
+        library.model_id,  # plotly.js, once, for the plotly curves
     }
-    assert state["root"] == explorer.model_id and set(state["models"]) == ids  # no plotly figure
+    assert state["root"] == explorer.model_id and set(state["models"]) == ids
     root = state["models"][explorer.model_id]["state"]
-    assert explorer._figure and root["_figure"] == ""  # curves drawn as SVG in the page
+    assert root["_plotly"] == f"anywidget:{library.model_id}"
+    assert state["models"][library.model_id]["state"]["source"] == library.source
+    assert page.count("plotly.js v") == 1
     assert root["_links"] == explorer._links and root["_browser_links"] is True
     assert explorer._browser_links is False  # in the notebook, Python links the parts
     slider = state["models"][explorer.slider.model_id]["state"]

@@ -85,17 +85,33 @@ def test_a_three_panel_explorer_keeps_the_notebook_small(tmp_path: Path) -> None
     assert static[0]["data"]["text/html"].count("<section") == 3
 
 
-def test_plotly_curves_on_request_send_plotly_once(tmp_path: Path) -> None:
-    nb, _ = run(
-        tmp_path,
-        SETUP,
-        "e = explain()\nek.Explorer({'a': e, 'b': e, 'c': e}, curves='plotly')",
-    )
-    # plotly's FigureWidget ships plotly.js (megabytes) in its _esm: one model may carry it
-    carriers = [
-        m for m in widget_models(nb).values() if len(str(m["state"].get("_esm", ""))) > 1_000_000
-    ]
-    assert len(carriers) == 1
+@pytest.mark.slow
+def test_plotly_js_is_saved_once_however_many_plotly_explorers(tmp_path: Path) -> None:
+    """curves="plotly": plotly.js travels in one model per kernel, so a saved notebook holds
+    it once with one, two or three Explorers (two used to weigh 11.7 MB: once per Explorer)."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    header = f"plotly.js v{get_plotlyjs_version()}"  # the first line of plotly.min.js
+    library = len(json.dumps(get_plotlyjs()))  # its size as saved (a JSON string)
+    sizes = {}
+    for n in (1, 2, 3):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        cells = ["ek.Explorer({'a': explain(), 'b': explain(targets=[' red'])}, curves='plotly')"]
+        nb, path = run(folder, SETUP, *(cells * n))
+        text = path.read_text(encoding="utf-8")
+        assert text.count(header) == 1, f"{n} explorers: plotly.js saved {text.count(header)} times"
+        models = widget_models(nb)
+        carriers = [m for m in models.values() if len(json.dumps(m["state"])) > 1_000_000]
+        assert len(carriers) == 1 and carriers[0]["state"]["source"] == get_plotlyjs()
+        roots = [m["state"] for m in models.values() if "_panels" in m["state"]]
+        assert len(roots) == n and len({r["_plotly"] for r in roots}) == 1  # all refer to it
+        sizes[n] = path.stat().st_size
+    print({n: f"{b / 1e6:.2f} MB" for n, b in sizes.items()}, f"plotly.js {library / 1e6:.2f} MB")
+    # each further Explorer adds its own state and static view, never plotly.js again
+    assert sizes[1] > library
+    assert sizes[2] - sizes[1] < 0.3 * library and sizes[3] - sizes[2] < 0.3 * library
+    assert sizes[2] < 1.3 * sizes[1] and sizes[3] < 1.6 * sizes[1]  # well under 2× and 3×
 
 
 def test_progress_bars_leave_nothing_in_the_saved_notebook(tmp_path: Path) -> None:

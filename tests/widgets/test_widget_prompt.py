@@ -14,7 +14,6 @@ from test_widget_export import read_state
 
 import eagle_kit as ek
 from eagle_kit import shapes
-from eagle_kit.colors import gain_colors, viridis
 from eagle_kit.widgets import Explorer, PromptView, TokenTimeline
 from eagle_kit.widgets.export import page_state
 
@@ -61,14 +60,10 @@ def text_only(model, scene) -> ek.Explanation:
     )
 
 
-def _span_colours(page: str) -> dict[str, str]:
-    """word → background colour of its prompt span in an HTML view."""
-    return dict(
-        (word, colour)
-        for colour, word in re.findall(
-            r'class="ek-prompt-span"[^>]*style="background:(#[0-9a-f]{6})[^>]*>([^<]+)</span>', page
-        )
-    )
+def _chip_colours(page: str, expl: ek.Explanation) -> dict[str, str]:
+    """word → fill colour of its chip in the ek.plot.prompt figures (SVG) of a page."""
+    fills = re.findall(r'<g id="prompt-chip-(\d+)">\s*<path[^>]*style="fill: (#[0-9a-f]{6})', page)
+    return {expl.text_spans[int(j)][0]: colour for j, colour in fills}
 
 
 def _hex(rgb) -> str:
@@ -110,37 +105,36 @@ def test_text_only_explanation_opens_with_prompt_and_curves(text_only) -> None:
     state = explorer._panels[0]
     assert state["image_map"] is False and "prompt spans" in state["x_label"]
     page = explorer.static_html()
-    assert "<img" not in page  # no map over the image
-    assert set(_span_colours(page)) == set(PROMPT.split())
-    assert "fraction of the prompt spans inserted / deleted" in page
+    assert "ek-static-map" not in page and "<img" not in page  # no map over the image
+    assert set(_chip_colours(page, text_only)) == set(PROMPT.split())
+    assert "fraction of prompt spans revealed / removed</text>" in page  # ek.plot.curves' x label
     assert explorer.static_png().startswith(b"\x89PNG")
     explorer.selected = [0]
     np.testing.assert_allclose(panel.prompt.values(), text_only.text_values(0, kind="gain"))
-    plotted = Explorer(text_only, curves="plotly")
-    assert (
-        plotted.figure.layout.xaxis.title.text == "fraction of the prompt spans inserted / deleted"
-    )
+    plotted = Explorer(text_only, curves="plotly")  # explorer.js titles the x axis with this
+    assert plotted._panels[0]["x_label"] == "fraction of the prompt spans inserted / deleted"
 
 
 def test_static_view_recolours_the_prompt_by_the_selected_tokens(joint) -> None:
+    """The static view's prompt strip is ek.plot.prompt of what the prompt view shows: the
+    objective's rank values with no selection, the selected tokens' gain otherwise."""
     explorer = Explorer(joint)
     before = explorer.static_html()
-    words = PROMPT.split()
-    rank = _span_colours(before)
-    assert set(rank) == set(words)
-    assert "objective&#x27;s rank value in [0, 1]" in before
-    # rank colours: viridis of each span's rank value
-    for (text, _, _), v in zip(joint.text_spans, joint.text_values(), strict=True):
-        assert rank[text] == _hex(viridis(np.array([v]))[0])
+    rank = _chip_colours(before, joint)
+    assert set(rank) == set(PROMPT.split())
+    words_shown = " ".join(" ".join(re.findall(r"<text[^>]*>([^<]*)</text>", before)).split())
+    assert "prompt words coloured by their rank value for the objective (METHOD §5)" in words_shown
+    assert rank == _chip_colours(ek.plot.to_svg(ek.plot.prompt(joint)), joint)
     explorer.selected = [0]
     after = explorer.static_html()
-    gain = _span_colours(after)
+    gain = _chip_colours(after, joint)
     assert gain != rank
-    assert "gain of the selected token(s), probability" in after
+    assert gain == _chip_colours(ek.plot.to_svg(ek.plot.prompt(joint, [0], "gain")), joint)
+    assert 'gain in p("yes") (probability)</text>' in after  # the colour bar, in its units
     values = joint.text_values(0, kind="gain")
     top = int(np.argmax(np.abs(values)))
-    end = gain_colors(np.array([np.sign(values[top])]))[0]  # the scale's end colour
-    assert gain[joint.text_spans[top][0]] == _hex(end)
+    end = ek.plot.gain_colormap()(1.0 if values[top] > 0 else 0.0)  # the scale's end colour
+    assert gain[joint.text_spans[top][0]] == _hex([round(255 * c) for c in end[:3]])
     png_rank, png_gain = Explorer(joint).static_png(), explorer.static_png()
     assert png_rank != png_gain
 

@@ -85,12 +85,15 @@ def test_timeline_carries_reliance_probabilities_and_modality(expl) -> None:
 
 
 # -- RegionOverlay -----------------------------------------------------------------------
-def test_overlay_shows_the_objective_map_until_other_tokens_are_selected(expl_red) -> None:
+def test_overlay_shows_the_objective_map_until_tokens_are_selected(expl_red) -> None:
     overlay = RegionOverlay(expl_red)
     assert overlay.map_source == "objective"
     np.testing.assert_allclose(overlay.current_map(), expl_red.attribution_map())
-    overlay.selected = [1]  # exactly the objective's target: still the objective's own map
-    assert overlay.map_source == "objective"
+    # exactly the objective's target is a token selection too (issue 13 review: the prompt
+    # view showed its gain while the overlay stayed on the objective's rank map)
+    overlay.selected = [1]
+    assert overlay.map_source == "tokens" and overlay.shown_kind == "gain"
+    np.testing.assert_allclose(overlay.current_map(), expl_red.attribution_map([1], kind="gain"))
     overlay.selected = [4]
     assert overlay.map_source == "tokens"
     np.testing.assert_allclose(overlay.current_map(), expl_red.token_attribution_map([4]))

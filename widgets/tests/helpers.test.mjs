@@ -185,9 +185,12 @@ describe("METHOD §5 attribution", () => {
     close(visualReliance(area, [0.9, 0.9, 0.9]), 0); // a language-prior token
   });
 
-  test("map source: the objective for no selection or exactly the targets", () => {
+  test("map source: the objective for no selection; any selection reads the tokens", () => {
     assert.equal(mapSource([], [0, 1]), "objective");
-    assert.equal(mapSource([0, 1], [0, 1]), "objective");
+    // exactly the targets (a one-token "yes" selected) is a token selection too, as the
+    // prompt view reads it (it was the objective's rank map while the prompt showed gain)
+    assert.equal(mapSource([0, 1], [0, 1]), "tokens");
+    assert.equal(mapSource([0], [0]), "tokens");
     assert.equal(mapSource([1], [0, 1]), "tokens");
     assert.ok(sameList([1, 2], [1, 2]) && !sameList([1, 2], [2, 1]) && !sameList([1], [1, 2]));
   });
@@ -329,7 +332,7 @@ describe("layout and formatting", () => {
     assert.equal(tokenDisplay(" cat"), "cat");
     assert.equal(tokenDisplay(" "), "␣");
     assert.equal(tokenDisplay("\n"), "↵");
-    assert.equal(metricLabel("insertion_auc_sensitive"), "insertion AUC sensitive");
+    assert.equal(metricLabel("insertion_auc_sensitive"), "insertion AUC (over area), sensitive tokens");
   });
 });
 
@@ -367,7 +370,12 @@ describe("gain maps (METHOD §5): effect in probability, not rank", () => {
     const m = mapFor(d, [], [1], "gain");
     assert.equal(m.source, "objective");
     [1.6, 0.2, 0.2].forEach((want, region) => close(m.values[region], want));
-    assert.deepEqual([...mapFor(d, [1], [1], "auto").values], [0.5, 0, 1]);
+    assert.deepEqual([...mapFor(d, [], [1], "auto").values], [0.5, 0, 1]);
+    // selecting exactly the target token shows that token's gain map, not the objective's
+    const one = mapFor(d, [1], [1], "auto");
+    assert.equal(one.source, "tokens");
+    assert.equal(one.kind, "gain");
+    assert.deepEqual([...one.values], [...mapFor(d, [1], [0], "gain").values]);
   });
 
   test("a quantity that barely moves is not shown", () => {
