@@ -167,3 +167,40 @@ def test_text_only_page_shows_words_tokens_and_curves_and_grid_refuses(text_only
     assert "fraction of prompt spans" in page
     with pytest.raises(ValueError, match="prompt span features only"):
         ek.plot.grid([text_only])
+
+
+def test_a_prompt_that_barely_moves_the_tokens_is_drawn_without_colours():
+    # the caption prompt barely moves the caption's words (reported by a review: gains of
+    # ±0.00015 were drawn at full saturation); below MIN_MAP_SPAN the strip says so instead
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+        scene = shapes.make_scene(7)
+        gen = model.generate(scene.image, shapes.CAPTION_PROMPT)
+        expl = ek.explain(
+            model,
+            scene.image,
+            prompt=shapes.CAPTION_PROMPT,
+            generation=gen,
+            regions="none",
+            text_regions="words",
+            targets=[8, 9],
+            search="exact",
+            progress=False,
+        )
+    gains = expl.text_values([8, 9], kind="gain")
+    assert np.max(np.abs(gains)) < ek.explanation.MIN_MAP_SPAN
+    for tokens, kind in ((None, "rank"), ([8, 9], "gain")):
+        fig = ek.plot.prompt(expl, tokens, kind)
+        assert fig.ek_faint
+        assert len(fig.axes) == 1  # no colour bar
+        texts = [t.get_text() for t in fig.texts]
+        assert any("barely moves" in t and "no colours shown" in t for t in texts), texts
+        assert not [p for p in fig.axes[0].patches if str(p.get_gid()).startswith("prompt-chip")]
+
+
+def test_a_prompt_that_moves_the_answer_is_coloured(joint):
+    fig = ek.plot.prompt(joint, 0, "gain")
+    assert not fig.ek_faint
+    assert len(fig.axes) == 2  # strip and colour bar
+    assert [p for p in fig.axes[0].patches if str(p.get_gid()).startswith("prompt-chip")]
