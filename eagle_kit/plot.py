@@ -1493,10 +1493,6 @@ def prompt(
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyBboxPatch
 
-    # below MIN_MAP_SPAN the spans barely move the quantity: no colours (as the image map)
-    gains = values if kind == "gain" else expl.text_values(tokens, kind="gain")
-    largest = float(np.max(np.abs(gains))) if len(gains) else 0.0
-    faint = largest < MIN_MAP_SPAN
     if kind == "gain":
         s = float(np.max(np.abs(values))) or 1.0
         cmap, norm = gain_colormap(), Normalize(-s, s)
@@ -1552,7 +1548,7 @@ def prompt(
             y = title_h + row * line_h + 0.12 * line_h
             for i, cw in items:
                 word, j = pieces[i]
-                if j >= 0 and not faint:
+                if j >= 0:
                     rgba = cmap(norm(values[j]))
                     rgb = tuple(int(round(255 * c)) for c in rgba[:3])
                     ax.add_patch(
@@ -1573,7 +1569,7 @@ def prompt(
                     ha="center",
                     va="center_baseline",
                     fontsize=fontsize,
-                    color=text_color_for(rgb) if j >= 0 and not faint else PALETTE["muted"],
+                    color=text_color_for(rgb) if j >= 0 else PALETTE["muted"],
                     gid=f"prompt-span-{j}" if j >= 0 else None,
                 )
                 x += cw + gap
@@ -1585,37 +1581,18 @@ def prompt(
             va="center",
             fontsize=STYLE["axes.titlesize"],
         )
-        if faint:
-            who = "the objective" if tokens is None else expl.map_info(tokens, kind="gain").quantity
-            note = (
-                f"the prompt barely moves {who} (largest span gain {largest:+.2g}, under "
-                f"{MIN_MAP_SPAN}): no colours shown"
-            )
-            fig.text(
-                0.5,
-                0.3 / h_in,
-                "\n".join(_wrap(note, 7, w_in - 2 * margin)),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color=PALETTE["muted"],
-            )
+        lw = min(2.6, w_in - 2 * margin)
+        lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.3 / h_in, lw / w_in, 0.1 / h_in))
+        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=lax, orientation="horizontal")
+        cb.outline.set_linewidth(0.4)
+        if kind == "rank":
+            cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
         else:
-            lw = min(2.6, w_in - 2 * margin)
-            lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.3 / h_in, lw / w_in, 0.1 / h_in))
-            cb = fig.colorbar(
-                ScalarMappable(norm=norm, cmap=cmap), cax=lax, orientation="horizontal"
-            )
-            cb.outline.set_linewidth(0.4)
-            if kind == "rank":
-                cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
-            else:
-                s = norm.vmax
-                cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
-            lax.tick_params(labelsize=6, length=2, pad=1)
-            lax.set_title(label, fontsize=6, pad=2)
+            s = norm.vmax
+            cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
+        lax.tick_params(labelsize=6, length=2, pad=1)
+        lax.set_title(label, fontsize=6, pad=2)
         _finish(fig)
     fig.ek_values = np.asarray(values, dtype=np.float64)  # type: ignore[attr-defined]
     fig.ek_kind = kind  # type: ignore[attr-defined]
-    fig.ek_faint = faint  # type: ignore[attr-defined]
     return fig
