@@ -292,8 +292,9 @@ def explain(
             removed). ``prompt=`` puts the image first in the user turn; for the text
             first pass ``messages=[{"role": "user", "content": [{"type": "text", "text":
             q}, {"type": "image"}]}]`` (Hugging Face models): the offsets then index that
-            single text item; a user turn with several text items is refused (merge them
-            into one). The result also splits each token's probability into
+            text item; with several text items (text, image, text) they index the items
+            joined by one space (:data:`eagle_kit.text_regions.PART_SEPARATOR`, as the
+            recorded prompt), and each span's tokens are found in its own item. The result also splits each token's probability into
             ``reliance_image``, ``reliance_prompt`` and ``reliance_prior``
             (:func:`eagle_kit.text_regions.reliance_split`; 4 extra inputs scored).
         text_baseline: the token that replaces a removed span's tokens: an id or a one-token

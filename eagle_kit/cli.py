@@ -277,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     except NotebookFailed as err:
         print(f"eagle-kit report: {err} (partial report kept in {args.out})", file=sys.stderr)
-        return 1
+        return 2 if err.input_error else 1
     print(result.summary())
     return 0
 
@@ -433,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a notebook (papermill) into a report folder: executed notebook, offline "
         "HTML, figures, explanations, metrics.json",
         description="Exit codes: 0 done, 1 a cell failed (one-line error naming the notebook "
-        "and cell; the partial report is kept), 2 bad input.",
+        "and cell; the partial report is kept), 2 bad input: a parameter the notebook does not "
+        "have or of the wrong type (before anything runs), or a target the answer does not "
+        "contain (one line listing the answer's words; the partial report is kept).",
     )
     rp.add_argument("notebook", help="a notebook with a cell tagged 'parameters'")
     rp.add_argument(

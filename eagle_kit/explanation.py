@@ -133,6 +133,16 @@ MAP_KINDS: tuple[str, ...] = ("rank", "gain")
 MIN_MAP_SPAN = 0.01
 
 
+def faint_prompt_note(quantity: str, largest: float) -> str:
+    """What a prompt view says instead of colours when the prompt's spans move ``quantity``
+    by less than :data:`MIN_MAP_SPAN` (``largest``: the largest span gain, signed, in
+    probability) — one wording for figures, HTML and widgets."""
+    return (
+        f"the prompt barely moves {quantity} (largest span gain {largest:+.2g}, under "
+        f"{MIN_MAP_SPAN:g}): no colours shown"
+    )
+
+
 def attribution_values(objective: np.ndarray) -> np.ndarray:
     """METHOD §5: the value of the region at each rank, from F_0..F_N along the order.
 
@@ -1071,14 +1081,20 @@ class Explanation:
         the same ``tokens``/``kind`` as the image map), text outside the spans uncoloured.
 
         Gain values use the signed PuOr scale of the gain map, scaled by the largest absolute
-        span value; rank values (in [0, 1]) the viridis scale. Returns ``""`` without text
-        features. The prompt and spans are HTML-escaped.
+        span value; rank values (in [0, 1]) the viridis scale. As :func:`eagle_kit.plot.prompt`,
+        when the largest absolute span gain (of ``tokens``, or of the objective F for
+        ``tokens=None``) is below :data:`MIN_MAP_SPAN` the spans are not coloured and a note
+        says the prompt barely moves the quantity. Returns ``""`` without text features. The
+        prompt and spans are HTML-escaped.
         """
         spans = self.text_spans
         if not spans:
             return ""
         kind = self._map_kind(tokens, kind)
         values = self.text_values(tokens, kind=kind)
+        gains = values if kind == "gain" else self.text_values(tokens, kind="gain")
+        max_gain = float(gains[np.argmax(np.abs(gains))])
+        faint = not abs(max_gain) >= MIN_MAP_SPAN
         if kind == "gain":
             scale = float(np.max(np.abs(values))) or 1.0
             colours = gain_colors(values / scale)
@@ -1093,13 +1109,18 @@ class Explanation:
         ):
             out.append(html.escape(prompt[at:start]))
             hex_ = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+            colour = "" if faint else f"background:{hex_};color:{text_color_for(hex_)};"
             out.append(
                 f'<span class="ek-prompt-span" title="{html.escape(f"{kind} {value:+.3f}")}" '
-                f'style="background:{hex_};color:{text_color_for(hex_)};padding:1px 3px;'
-                f'border-radius:3px">{html.escape(text)}</span>'
+                f'style="{colour}padding:1px 3px;border-radius:3px">{html.escape(text)}</span>'
             )
             at = end
         out.append(html.escape(prompt[at:]))
+        if faint:
+            note = " — " + faint_prompt_note(self.map_info(tokens, kind="gain").quantity, max_gain)
+            out.append(
+                f'<span class="ek-prompt-faint" style="font-size:11px">{html.escape(note)}</span>'
+            )
         return "".join(out)
 
     def _repr_html_(self) -> str:

@@ -66,6 +66,9 @@ class NotebookFailed(RuntimeError):
         execution_count: its ``In [n]`` number, or None.
         error: ``"ExceptionName: first line of the message"``.
         result: the partial :class:`ReportResult` (files written before the error).
+        input_error: the cell refused a parameter's value that only the run could check (a
+            target the answer does not contain: :class:`eagle_kit.targets.TargetError`);
+            ``eagle-kit report`` exits with 2 (bad input) rather than 1.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class NotebookFailed(RuntimeError):
     ):
         self.notebook, self.cell, self.execution_count = notebook, cell, execution_count
         self.error, self.result = error, result
+        self.input_error = error.split(":", 1)[0] in INPUT_ERRORS
         where = f"cell {cell}" + (f" (In [{execution_count}])" if execution_count else "")
         super().__init__(f"{notebook} failed in {where}: {error}")
 
@@ -395,6 +399,14 @@ def _metrics(folder: Path, explanations: list[Path]) -> Path | None:
     return write_json(target, data)
 
 
+# exceptions raised in a cell that mean "this parameter does not fit this input"
+INPUT_ERRORS = ("TargetError", "TargetIndexError")
+# the kernel's own log lines (e.g. "Kernel is running over TCP without encryption", or
+# "KeyboardInterrupt caught" at shutdown) would reach the terminal beside the one-line error;
+# a cell's own errors and outputs are kept in the executed notebook either way
+_KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
 def run_report(
     notebook: str | os.PathLike,
     out: str | os.PathLike,
@@ -452,6 +464,7 @@ def run_report(
             cwd=str(cwd) if cwd is not None else None,
             progress_bar=False,
             log_output=False,
+            extra_arguments=_KERNEL_ARGS,
         )
     except pm.PapermillExecutionError as err:
         failure = err

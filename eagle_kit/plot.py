@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .colors import GAIN_COLORMAP, PALETTE, diverging_hex, diverging_rgb, text_color_for
-from .explanation import MIN_MAP_SPAN, Explanation, MapInfo
+from .explanation import MIN_MAP_SPAN, Explanation, MapInfo, faint_prompt_note
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -286,27 +286,24 @@ def _new_figure(width: str | float, aspect: float, *, layout: str | None = "cons
     return fig
 
 
-def _finish(fig: Figure, *, fit_height: bool = False, bar: tuple[Any, str] | None = None) -> Figure:
+def _finish(fig: Figure, *, fit_height: bool = False) -> Figure:
     """Lay the figure out once (in the house style) and freeze it: every save and display
     of it then has the same geometry, so the same figure gives the same file.
 
     ``fit_height``: make the figure exactly as tall as its laid-out content (images keep
-    their aspect, so a guessed height leaves empty bands above and below them).
-    ``bar``: ``(colorbar, label)``, the label wrapped to the room of the final height.
+    their aspect, so a guessed height leaves empty bands above and below them). Figures
+    placed box by box (:func:`overlay`, :func:`grid`) are already sized: only frozen.
     """
     fig.draw_without_rendering()
-    for _ in range(2 if bar is not None else 1):
-        if fit_height:
-            pad = 2 * 4 / 72  # constrained layout's padding around the content, inches
-            for _ in range(4):
-                w, h = fig.get_size_inches()
-                need = min(fig.get_tightbbox().height + pad, MAX_ASPECT * w)
-                if abs(need - h) < 0.01:
-                    break
-                fig.set_size_inches(w, need)
-                fig.draw_without_rendering()
-        if bar is not None:
-            _fit_colorbar_label(fig, *bar)
+    if fit_height:
+        pad = 2 * 4 / 72  # constrained layout's padding around the content, inches
+        for _ in range(4):
+            w, h = fig.get_size_inches()
+            need = min(fig.get_tightbbox().height + pad, MAX_ASPECT * w)
+            if abs(need - h) < 0.01:
+                break
+            fig.set_size_inches(w, need)
+            fig.draw_without_rendering()
     fig.set_layout_engine("none")
     _keep_inside(fig)
     return fig
@@ -329,6 +326,99 @@ def _keep_inside(fig: Figure) -> None:
             trans = t.get_transform()
             x, y = trans.transform(t.get_position())
             t.set_position(trans.inverted().transform((x + dx, y)))
+
+
+# -- placed layouts (overlay, grid): every box computed in inches from the measured texts --
+
+_MARGIN = 0.06  # empty border around the content, inches
+_GAP = 0.08  # between neighbouring panels, and between a panel and its colour bar, inches
+_BAR = 0.1  # colour bar thickness, inches
+_MIN_BAR = 1.0  # a shorter vertical colour bar cannot hold its label: it lies below instead
+_TITLE_PAD = 4.0  # points between an image and its title
+_LEGEND = 0.2  # height of the ground-truth / not-seen legend under an image, inches
+
+
+def _lines_height(text: str, size: float) -> float:
+    """Height in inches of ``text`` at ``size`` points as matplotlib draws it in the house
+    font (measured: one line 1.0 × size, n > 1 lines 1.2 × n × size), with 5 % to spare."""
+    n = text.count("\n") + 1
+    return size * ((1.2 * n if n > 1 else 1.0) + 0.05) / 72
+
+
+def _bar_ticks(info: MapInfo, norm: Any) -> tuple[list[float], list[str]]:
+    """The colour bar's three ticks: rank 0 (last) / 0.5 / 1 (first); gain −s / 0 / +s."""
+    if info.kind == "rank":
+        return [0.0, 0.5, 1.0], ["0 last", "0.5", "1 first"]
+    s = float(norm.vmax)
+    return [-s, 0.0, s], [f"−{s:.3g}", "0", f"+{s:.3g}"]
+
+
+class _BarPlan:
+    """Room a colour bar needs: its ticks, tick labels and (wrapped) label, in inches."""
+
+    def __init__(self, label: str, ticks: list[float], tick_labels: list[str]) -> None:
+        self.label, self.ticks, self.tick_labels = label, ticks, tick_labels
+        self.size = STYLE["axes.labelsize"]
+        self.tick_size = STYLE["ytick.labelsize"]
+        self.tick_room = (3.5 + 3.5) / 72  # tick length and pad, inches
+
+    def fitted(self, length: float, vertical: bool) -> str:
+        """The label wrapped to a bar ``length`` inches long (3 lines beside, 2 below)."""
+        return _fit(self.label, self.size, max(length, 0.3), max_lines=3 if vertical else 2)
+
+    def side(self, length: float) -> float:
+        """Width of a vertical bar ``length`` long with everything right of it, and the gap."""
+        widest = max(_text_width(t, self.tick_size, False) for t in self.tick_labels)
+        text = self.fitted(length, True)
+        return _GAP + _BAR + self.tick_room + widest + 4 / 72 + _lines_height(text, self.size)
+
+    def under(self, length: float) -> float:
+        """Height of a horizontal bar ``length`` long with everything below it, and the gap."""
+        text = self.fitted(length, False)
+        ticks = _lines_height("0", self.tick_size)
+        return _GAP + _BAR + self.tick_room + ticks + 3 / 72 + _lines_height(text, self.size)
+
+    def draw(
+        self,
+        fig: Figure,
+        mappable: Any,
+        rect: tuple[float, float, float, float],
+        room: float | tuple[float, float],
+    ) -> Any:
+        """The colour bar in ``rect`` (x, y, width, height in inches from the bottom left),
+        vertical when taller than wide; its label wrapped to ``room`` inches. A vertical
+        bar's label may run past the bar's ends where nothing else is: ``room`` is then
+        ``(low, high)``, the free stretch of its column (inches from the bottom), and the
+        label is centred on the bar as far as that stretch allows."""
+        fw, fh = fig.get_size_inches()
+        x, y, w, h = rect
+        vertical = h > w
+        cax = fig.add_axes((x / fw, y / fh, w / fw, h / fh))
+        cb = fig.colorbar(mappable, cax=cax, orientation="vertical" if vertical else "horizontal")
+        cb.set_ticks(self.ticks, labels=self.tick_labels)
+        if not isinstance(room, tuple):
+            cb.set_label(self.fitted(room, False), labelpad=2)
+        else:
+            low, high = room
+            text = self.fitted(high - low - 0.04, True)
+            half = max(_text_width(t, self.size, False) for t in text.split("\n")) / 2 + 0.02
+            mid = min(max(y + h / 2, low + half), high - half)
+            widest = max(_text_width(t, self.tick_size, False) for t in self.tick_labels)
+            cb.set_label(text)
+            # right of the tick labels, as matplotlib would put it, at the chosen height
+            cax.yaxis.set_label_coords(
+                x + w + self.tick_room + widest + 3 / 72, mid, transform=fig.dpi_scale_trans
+            )
+        if cb.solids is not None:
+            cb.solids.set_alpha(1.0)
+        return cb
+
+
+def _place(fig: Figure, ax: Axes, rect: tuple[float, float, float, float]) -> None:
+    """Put ``ax`` at ``rect`` (x, y, width, height in inches from the bottom left)."""
+    fw, fh = fig.get_size_inches()
+    x, y, w, h = rect
+    ax.set_position((x / fw, y / fh, w / fw, h / fh))
 
 
 def _check(expl: Any, what: str = "expl") -> Explanation:
@@ -586,6 +676,79 @@ def _map_title(info: MapInfo, *, short: bool = True) -> str:
 # -- the figures ---------------------------------------------------------------------------
 
 
+def _lay_out_overlay(
+    fig: Figure, ax: Axes, title: str, bar: _BarPlan | None, mappable: Any
+) -> None:
+    """Size ``fig`` (its width kept, at most :data:`MAX_ASPECT` × width tall) and place the
+    image, its title, legend and colour bar so that none overlaps another: the bar stands
+    beside the image when that makes it at least ``_MIN_BAR`` long, else it lies below (a
+    wide image); a tall image makes a narrower panel, centred."""
+    width = fig.get_figwidth()
+    x0, x1 = ax.get_xlim()
+    y1, y0 = ax.get_ylim()
+    aspect = (y1 - y0) / (x1 - x0)  # image height / width
+    text = _fit(title, STYLE["axes.titlesize"], width - 2 * _MARGIN)
+    ax.set_title(text, pad=_TITLE_PAD)
+    top = _lines_height(text, STYLE["axes.titlesize"]) + _TITLE_PAD / 72
+    legend = ax.get_legend()
+    low = _LEGEND if legend is not None else 0.0
+    room = MAX_ASPECT * width - 2 * _MARGIN - top - low  # for the image (and a bar below)
+
+    def image_box(w_max: float, h_max: float) -> tuple[float, float]:
+        w = w_max
+        if w * aspect > h_max:
+            w = h_max / aspect
+        return w, w * aspect
+
+    title_w = max(_text_width(t, STYLE["axes.titlesize"], False) for t in text.split("\n"))
+    leg_w = 0.0
+    if legend is not None:
+        leg_w = sum(_text_width(t.get_text(), 7, False) + 0.45 for t in legend.get_texts())
+
+    def column(iw: float, ih: float) -> tuple[float, float]:
+        """The free stretch (from the figure's bottom, inches) beside a vertical bar: the
+        image's height, and the title's or legend's too when they end short of the bar."""
+        reach = iw / 2 + _GAP  # from the image's centre to the bar
+        below = _MARGIN + (_LEGEND if legend is not None else 0.0)  # the image's bottom
+        start = _MARGIN if leg_w / 2 < reach else below
+        return start, below + ih + (top if title_w / 2 < reach else 0.0)
+
+    side = under = 0.0
+    vertical = False
+    if bar is not None:
+        side = bar.side(1.0)
+        for _ in range(3):  # the label's lines depend on the bar's length and back
+            iw, ih = image_box(width - 2 * _MARGIN - side, room)
+            side = bar.side(column(iw, ih)[1] - column(iw, ih)[0] - 0.04)
+        vertical = 0.9 * ih >= _MIN_BAR
+    if vertical:
+        iw, ih = image_box(width - 2 * _MARGIN - side, room)
+    else:
+        side = 0.0
+        length = width - 2 * _MARGIN
+        if bar is not None:
+            length = min(width - 2 * _MARGIN, max(0.9 * (width - 2 * _MARGIN), 1.6))
+            under = bar.under(width - 2 * _MARGIN)
+        iw, ih = image_box(width - 2 * _MARGIN, room - under)
+    height = 2 * _MARGIN + top + ih + low + under
+    fig.set_size_inches(width, height)
+    left = (width - iw - side) / 2
+    bottom = _MARGIN + under + low
+    _place(fig, ax, (left, bottom, iw, ih))
+    if legend is not None:  # centred under the image, clear of the bar beside it
+        legend.set_bbox_to_anchor((left + iw / 2, bottom - 0.02), transform=fig.dpi_scale_trans)
+    if bar is None:
+        return
+    if vertical:
+        margin = max(0.05 * ih, 0.06)
+        rect = (left + iw + _GAP, bottom + margin, _BAR, ih - 2 * margin)
+        bar.draw(fig, mappable, rect, column(iw, ih))
+    else:
+        top_of_bar = _MARGIN + under - _GAP
+        rect = ((width - length) / 2, top_of_bar - _BAR, length, _BAR)
+        bar.draw(fig, mappable, rect, width - 2 * _MARGIN)
+
+
 def overlay(
     expl: Explanation,
     tokens: Any = None,
@@ -637,12 +800,16 @@ def overlay(
         width: ``"single"``, ``"double"`` or inches (ignored when ``ax`` is given).
 
     The figure is ``width`` wide and at most :data:`MAX_ASPECT` × ``width`` tall whatever
-    the image's shape; titles and labels wrap to it, a long token is cut with "…"
-    (``fig.ek_texts`` keeps the full title and quantity; :func:`save` writes the title
+    the image's shape (1:20 to 20:1 and beyond), and exactly as tall as its content: the
+    colour bar stands beside the image, as long as the image is tall, or, for a wide image
+    (a bar beside it would be under an inch), lies below it; a tall image makes a narrower
+    panel, centred. Titles and labels wrap to the room they have, a long token is cut with
+    "…" (``fig.ek_texts`` keeps the full title and quantity; :func:`save` writes the title
     into the file's metadata).
 
     Returns:
-        The figure; ``fig.axes[0]`` holds the image, ``fig.axes[1]`` the colour bar;
+        The figure; ``fig.axes[0]`` holds the image, ``fig.axes[1]`` the colour bar (its
+        label is the y label when it stands, the x label when it lies);
         ``fig.ek_smooth`` the sigma used (pixels).
 
     Raises:
@@ -667,13 +834,12 @@ def overlay(
     if not sigma >= 0:
         raise ValueError(f"smooth is a Gaussian sigma in pixels, >= 0; got {smooth}.")
     with style():
-        h, w = expl.labels.shape[-2:]
         own = ax is None
-        # image + room for the title (3 lines) and the legend below; fitted to the content
-        w_in = figure_size(width)[0]
-        fig = ax.figure if ax is not None else _new_figure(width, 0.92 * h / w + 0.75 / w_in)
-        if ax is None:
-            ax = fig.add_subplot()
+        if own:  # sized and laid out by _lay_out_overlay once the map is drawn
+            fig = _new_figure(width, 1.0, layout=None)
+            ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        else:
+            fig = ax.figure
         mappable = _draw_map(
             ax,
             expl,
@@ -691,26 +857,27 @@ def overlay(
         if title is None:
             note = f"\n{_smooth_note(sigma)}" if mappable is not None else ""
             title, full_title = _map_title(info) + note, _map_title(info, short=False) + note
-        # the title fits the figure (own) or the panel and its colour bar (ax=)
-        room = (
-            fig.get_figwidth() - 0.1 if own else 1.2 * ax.get_position().width * fig.get_figwidth()
-        )
-        ax.set_title(_fit(title, STYLE["axes.titlesize"], room))
-        bar = None
-        if colorbar and mappable is not None:
-            _, norm, label = _cmap_norm(info, scale)
-            cb = fig.colorbar(mappable, ax=ax, shrink=0.9, fraction=0.05, pad=0.03)
-            cb.set_label(label)
-            cb.solids.set_alpha(1.0) if cb.solids is not None else None
-            if info.kind == "rank":
-                cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
-            else:
-                s = norm.vmax
-                cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
-            if own:
-                bar = (cb, label)
         if own:
-            _finish(fig, fit_height=True, bar=bar)
+            _, norm, label = _cmap_norm(info, scale)
+            bar = (
+                _BarPlan(label, *_bar_ticks(info, norm))
+                if colorbar and mappable is not None
+                else None
+            )
+            _lay_out_overlay(fig, ax, title, bar, mappable)
+            _finish(fig)
+        else:
+            # the title fits the panel and its colour bar
+            room = 1.2 * ax.get_position().width * fig.get_figwidth()
+            ax.set_title(_fit(title, STYLE["axes.titlesize"], room))
+            if colorbar and mappable is not None:
+                _, norm, label = _cmap_norm(info, scale)
+                cb = fig.colorbar(mappable, ax=ax, shrink=0.9, fraction=0.05, pad=0.03)
+                cb.set_label(label)
+                if cb.solids is not None:
+                    cb.solids.set_alpha(1.0)
+                ticks, tick_labels = _bar_ticks(info, norm)
+                cb.set_ticks(ticks, labels=tick_labels)
     fig.ek_map_info = info  # type: ignore[attr-defined]
     fig.ek_smooth = sigma  # type: ignore[attr-defined]
     fig.ek_texts = {"title": full_title, "quantity": info.quantity}  # type: ignore[attr-defined]
@@ -773,20 +940,6 @@ def _fit(text: str, size: float, width: float, *, max_lines: int = 4) -> str:
     if len(out) > max_lines:
         out = [*out[: max_lines - 1], _ellipsize(out[max_lines - 1] + " …", size, width)]
     return "\n".join(out)
-
-
-def _fit_colorbar_label(fig: Figure, cb: Any, label: str, *, size: float | None = None) -> None:
-    """Set a vertical colour bar's label wrapped to the room the figure leaves it: the label
-    is centred on the bar, so twice the distance from the bar's middle to the nearer edge
-    of the figure (a wide image makes a short figure); lays the figure out to measure."""
-    size = STYLE["axes.labelsize"] if size is None else size
-    for _ in range(2):
-        fig.draw_without_rendering()
-        ext = cb.ax.get_window_extent()
-        mid = (ext.y0 + ext.y1) / 2 / fig.dpi
-        room = 2 * min(mid, fig.get_figheight() - mid) - 0.1
-        cb.set_label(_fit(label, size, max(room, 0.3), max_lines=3))
-    fig.draw_without_rendering()  # lay out again around the label as set
 
 
 def _chip_text(token: str) -> str:
@@ -1153,6 +1306,121 @@ def _as_rows(
     return table, [str(r) for r in rows], [str(c) for c in cols]
 
 
+def _row_label(label: str, height: float, size: float) -> tuple[str, bool, float]:
+    """A row label as drawn beside a row ``height`` inches tall: ``(text, flat, width)``,
+    written up the row (wrapped to its height) or, when the row is too short for that,
+    across (at most 1 inch wide, wrapped to the row's height); ``width`` in inches, with
+    the gap to the cells."""
+    if height >= 0.6 or _text_width(label, size, False) <= height:
+        text = _fit(label, size, max(height, 0.3), max_lines=3)
+        return text, False, _lines_height(text, size) + 3 / 72
+    lines = max(1, min(3, int(height / _lines_height("x", size) + 0.5)))
+    text = _fit(label, size, 1.0, max_lines=lines)
+    widest = max(_text_width(t, size, False) for t in text.split("\n"))
+    return text, True, widest + 4 / 72
+
+
+def _lay_out_grid(
+    fig: Figure,
+    axes: list[list[Axes]],
+    aspects: np.ndarray,
+    titles: list[list[str]],
+    row_labels: list[str],
+    bar: _BarPlan,
+    mappable: Any,
+) -> None:
+    """Size ``fig`` (its width kept, at most :data:`MAX_ASPECT` × width tall) and place the
+    cells so that nothing overlaps: the cells of a row share one box (all columns as wide)
+    and each image is fitted into it (letterboxed). A row's box is as tall as its tallest
+    image needs, but no taller than the geometric mean of that image's aspect and the row's
+    median one: a 1:15 strip next to 4:3 photos gets about a photo's area, not a sliver,
+    and does not stretch the row 15 widths tall. Titles wrap to the box, row labels to its
+    height, in a column of their own; the shared colour bar stands beside the cells, or
+    lies below them when beside them it would be shorter than ``_MIN_BAR``."""
+    width = fig.get_figwidth()
+    n_r, n_c = aspects.shape
+    # height / width of each row's box
+    row_aspect = [float(min(a.max(), np.sqrt(a.max() * np.median(a)))) for a in aspects]
+    t_size, l_size = 7.0, STYLE["axes.labelsize"]
+    gaps = (n_c - 1) * _GAP
+
+    def title_room(cw: float) -> list[float]:
+        """Height of each row's titles wrapped to cells ``cw`` inches wide, with the pad."""
+        return [
+            max(_lines_height(_fit(t, t_size, cw - 0.05), t_size) for t in row) + _TITLE_PAD / 72
+            for row in titles
+        ]
+
+    def cells(left: float, side: float, under: float) -> tuple[float, list[float], list[float]]:
+        """Cell width, title heights and row heights when the row labels take ``left``, the
+        bar ``side`` beside or ``under`` below the cells (inches)."""
+        cw = (width - 2 * _MARGIN - left - side - gaps) / n_c
+        tops = title_room(cw)
+        heights = [cw * a for a in row_aspect]
+        for _ in range(2):
+            room = MAX_ASPECT * width - 2 * _MARGIN - sum(tops) - (n_r - 1) * _GAP - under
+            if sum(heights) <= room:
+                break
+            # too tall for the page: lower boxes, and cells no wider than their images need
+            heights = [h * room / sum(heights) for h in heights]
+            need = max(min(cw, h / a) for h, row in zip(heights, aspects) for a in row)
+            cw = max(need, min(cw, 0.75))  # room for a title of real words
+            tops = title_room(cw)
+        return cw, tops, heights
+
+    left, side, under = 0.0, bar.side(2.0), 0.0
+    cw, tops, heights = cells(left, side, under)
+    # decided once (the bar's place must not flip between the passes below)
+    vertical = 0.9 * (sum(heights) + sum(tops[1:]) + (n_r - 1) * _GAP) >= _MIN_BAR
+    side = side if vertical else 0.0
+    length = 0.0
+    for _ in range(3):  # texts wrap to the boxes, whose size depends on the texts' room
+        cw, tops, heights = cells(left, side, under)
+        if vertical:  # its label may use the whole height: nothing else is in its column
+            side = bar.side(sum(tops) + sum(heights) + (n_r - 1) * _GAP - 0.04)
+        else:
+            length = min(n_c * cw + gaps, max(0.9 * (n_c * cw + gaps), 1.6))
+            under = bar.under(length)
+        shown = [_row_label(r, h, l_size) for r, h in zip(row_labels, heights) if r]
+        left = max((w for _, _, w in shown), default=0.0)
+    cw, tops, heights = cells(left, side, under)
+    if not vertical:
+        length = min(n_c * cw + gaps, max(0.9 * (n_c * cw + gaps), 1.6))
+    height = 2 * _MARGIN + sum(tops) + sum(heights) + (n_r - 1) * _GAP + under
+    fig.set_size_inches(width, height)
+    x0 = (width - (left + n_c * cw + gaps + side)) / 2 + left  # the cells' left edge
+    y = height - _MARGIN
+    from matplotlib.transforms import blended_transform_factory
+
+    for i, row in enumerate(axes):
+        y -= tops[i] + heights[i]
+        for j, ax in enumerate(row):
+            _place(fig, ax, (x0 + j * (cw + _GAP), y, cw, heights[i]))
+            ax.set_anchor("C")
+            ax.set_title(_fit(titles[i][j], t_size, cw - 0.05), fontsize=t_size, pad=_TITLE_PAD)
+        if row_labels[i]:
+            ax = row[0]
+            text, flat, _ = _row_label(row_labels[i], heights[i], l_size)
+            if flat:  # a short row: the label reads across, right-aligned to the cells
+                ax.set_ylabel(text, fontsize=l_size, rotation=0, ha="right", va="center")
+            else:
+                ax.set_ylabel(text, fontsize=l_size)
+            # in the labels' own column, right next to the cells, centred on the row
+            at = blended_transform_factory(fig.transFigure, ax.transAxes)
+            ax.yaxis.set_label_coords((x0 - 2 / 72) / width, 0.5, transform=at)
+        y -= _GAP
+    cells_top = height - _MARGIN - tops[0]
+    cells_bottom = y + _GAP
+    if vertical:
+        span = cells_top - cells_bottom
+        rect = (x0 + n_c * cw + gaps + _GAP, cells_bottom + 0.05 * span, _BAR, 0.9 * span)
+        bar.draw(fig, mappable, rect, (_MARGIN, height - _MARGIN))
+    else:
+        mid = x0 + (n_c * cw + gaps) / 2
+        rect = (mid - length / 2, _MARGIN + under - _GAP - _BAR, length, _BAR)
+        bar.draw(fig, mappable, rect, max(length, 2 * min(mid, width - mid) - 2 * _MARGIN))
+
+
 def grid(
     explanations: Any,
     rows: Sequence[str] | None = None,
@@ -1178,9 +1446,14 @@ def grid(
         alpha, outlines: as in :func:`overlay`.
         width: ``"single"``, ``"double"`` or inches.
 
-    The figure is at most :data:`MAX_ASPECT` × ``width`` tall; cell titles and row labels
-    wrap to their cell (cut with "…" when a word is too long; ``fig.ek_texts`` keeps them in
-    full), each cell title gives the map's span and smoothing sigma in pixels.
+    The figure is ``width`` wide, at most :data:`MAX_ASPECT` × ``width`` tall and as tall as
+    its content. Cells may mix aspects: the cells of a row share one box and each image is
+    fitted into it (letterboxed), so a 1:15 strip next to 4:3 photos keeps about a photo's
+    area. Cell titles wrap to their cell, row labels to their row (across the row's left
+    when it is too short to write up it); both are cut with "…" only when a word is too
+    long (``fig.ek_texts`` keeps them in full). Each cell title gives the map's span and
+    smoothing sigma in pixels. The colour bar stands right of the cells, or lies below them
+    when the cells are less than about an inch tall.
 
     Returns:
         The figure; one image axes per cell (row-major), then the one colour bar, labelled
@@ -1201,14 +1474,11 @@ def grid(
         scale = max(i.scale for r in infos for i in r)
     elif scale is not None and the_kind != "gain":
         raise ValueError("scale sets a gain map's colour range; rank maps share [0, 1].")
-    n_r, n_c = len(table), len(table[0])
-    h, w = table[0][0].labels.shape[-2:]
     with style():
-        w_in = figure_size(width)[0]
-        # images + room for each row's title (column label, span, sigma: ~0.4 in)
-        fig = _new_figure(width, (n_r * h / w) / (n_c + 0.25) + (0.4 * n_r + 0.15) / w_in)
-        fig.get_layout_engine().set(w_pad=6 / 72)  # the bar's label clear of the right edge
-        axes = fig.subplots(n_r, n_c, squeeze=False)
+        # sized and laid out by _lay_out_grid once the maps are drawn
+        fig = _new_figure(width, 1.0, layout=None)
+        axes = [[fig.add_axes((0.0, 0.0, 1.0, 1.0)) for _ in r] for r in table]
+        titles = [["" for _ in r] for r in table]
         mappable = None
         for i, r in enumerate(table):
             for j, e in enumerate(r):
@@ -1228,20 +1498,11 @@ def grid(
                     masks=None,
                 )
                 mappable = mappable or m
-                cell = ax.get_position().width * fig.get_figwidth() + 0.1  # inches
-                ax.set_title(
-                    _fit(
-                        (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
-                        + f"span {info.span:.3f}"
-                        + (f"\nσ = {_default_smooth(e):.3g} px" if m is not None else ""),
-                        7,
-                        cell,
-                    ),
-                    fontsize=7,
+                titles[i][j] = (
+                    (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
+                    + f"span {info.span:.3f}"
+                    + (f"\nσ = {_default_smooth(e):.3g} px" if m is not None else "")
                 )
-                if j == 0 and row_labels[i]:
-                    tall = ax.get_position().height * fig.get_figheight()
-                    ax.set_ylabel(_fit(row_labels[i], STYLE["axes.labelsize"], max(tall, 0.5)))
         info0 = infos[0][0]
         if mappable is None:  # nothing drawn anywhere: still one bar of the shared scale
             from matplotlib.cm import ScalarMappable
@@ -1256,11 +1517,10 @@ def grid(
                 if tokens is None
                 else "gain in p(each cell's tokens) (probability)"
             )
-        cb = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.85, fraction=0.04)
-        cb.set_label(label)
-        if cb.solids is not None:
-            cb.solids.set_alpha(1.0)
-        _finish(fig, fit_height=True, bar=(cb, label))
+        aspects = np.array([[e.labels.shape[-2] / e.labels.shape[-1] for e in r] for r in table])
+        bar = _BarPlan(label, *_bar_ticks(info0, norm))
+        _lay_out_grid(fig, axes, aspects, titles, row_labels, bar, mappable)
+        _finish(fig)
     fig.ek_texts = {"rows": row_labels, "cols": col_labels}  # type: ignore[attr-defined]
     return fig
 
@@ -1446,7 +1706,8 @@ def prompt(
     fontsize: float = 8,
     title: str | None = None,
 ) -> Figure:
-    """The prompt as a strip of its span features coloured by value, with a colour bar.
+    """The prompt as a strip of its span features coloured by value, with a colour bar
+    (or a note that the prompt barely moves the quantity: then no colours).
 
     For explanations made with ``ek.explain(..., text_regions=...)``: each prompt span
     (word, sentence or your span) is a chip coloured by :meth:`Explanation.text_values` —
@@ -1456,6 +1717,15 @@ def prompt(
     effect on p(tokens) along the shared order, in probability, signed, on the PuOr scale
     symmetric around 0 with half-width the largest absolute span value (as
     :meth:`Explanation.prompt_html`). Text between the spans is drawn uncoloured.
+
+    As with the image map (:data:`eagle_kit.explanation.MIN_MAP_SPAN`), a prompt that
+    barely moves the mapped quantity is not coloured: when the largest absolute span gain
+    — :meth:`Explanation.text_values` with ``kind="gain"`` for ``tokens``, i.e. each span's
+    step of the objective F for ``tokens=None`` (the curve the rank values are read from)
+    and of p(tokens) otherwise — is below ``MIN_MAP_SPAN``, the chips get no colour, the
+    words are drawn muted and the colour bar is replaced by the note "the prompt barely
+    moves <quantity> (largest span gain …, under 0.01): no colours shown", for either
+    ``kind`` (a rank value stretched over a flat curve is noise too).
 
     Args:
         expl: an explanation with prompt span features.
@@ -1469,8 +1739,10 @@ def prompt(
     Returns:
         The figure; ``fig.axes[0]`` holds the strip (each chip's text has the ``gid``
         ``"prompt-span-<j>"``, ``j`` the span's index in :attr:`Explanation.text_spans`),
-        ``fig.axes[1]`` the colour bar. ``fig.ek_values`` holds the values drawn ``(S,)``
-        and ``fig.ek_kind`` the kind.
+        ``fig.axes[1]`` the colour bar (absent when the prompt barely moves the quantity).
+        ``fig.ek_values`` holds the span values ``(S,)``, ``fig.ek_kind`` the kind,
+        ``fig.ek_max_gain`` the largest span gain (signed, largest in magnitude, probability)
+        and ``fig.ek_faint`` whether it is below ``MIN_MAP_SPAN`` (no colours drawn).
 
     Raises:
         TypeError: ``expl`` is not an Explanation.
@@ -1493,6 +1765,11 @@ def prompt(
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyBboxPatch
 
+    # below MIN_MAP_SPAN the spans barely move the quantity: no colours (as the image map)
+    gains = values if kind == "gain" else expl.text_values(tokens, kind="gain")
+    top = int(np.argmax(np.abs(gains))) if len(gains) else -1
+    max_gain = float(gains[top]) if top >= 0 else 0.0
+    faint = not abs(max_gain) >= MIN_MAP_SPAN
     if kind == "gain":
         s = float(np.max(np.abs(values))) or 1.0
         cmap, norm = gain_colormap(), Normalize(-s, s)
@@ -1527,11 +1804,19 @@ def prompt(
         x += cw + gap
     if title is None:
         who = "the objective" if tokens is None else expl.map_info(tokens, kind="gain").quantity
-        title = (
-            f"prompt words coloured by their gain on {who} (probability)"
-            if kind == "gain"
-            else f"prompt words coloured by their rank value for {who} (METHOD §5)"
-        )
+        if faint:  # the note under the strip gives the numbers
+            by = (
+                f"gain on {who} (probability)"
+                if kind == "gain"
+                else f"rank value for {who} (METHOD §5)"
+            )
+            title = f"prompt words by their {by}: not coloured, the prompt barely moves it"
+        else:
+            title = (
+                f"prompt words coloured by their gain on {who} (probability)"
+                if kind == "gain"
+                else f"prompt words coloured by their rank value for {who} (METHOD §5)"
+            )
     title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
     title_h = 0.08 + 0.14 * len(title_lines)
     strip_h = len(lines) * line_h
@@ -1548,7 +1833,8 @@ def prompt(
             y = title_h + row * line_h + 0.12 * line_h
             for i, cw in items:
                 word, j = pieces[i]
-                if j >= 0:
+                coloured = j >= 0 and not faint
+                if coloured:
                     rgba = cmap(norm(values[j]))
                     rgb = tuple(int(round(255 * c)) for c in rgba[:3])
                     ax.add_patch(
@@ -1569,7 +1855,7 @@ def prompt(
                     ha="center",
                     va="center_baseline",
                     fontsize=fontsize,
-                    color=text_color_for(rgb) if j >= 0 else PALETTE["muted"],
+                    color=text_color_for(rgb) if coloured else PALETTE["muted"],
                     gid=f"prompt-span-{j}" if j >= 0 else None,
                 )
                 x += cw + gap
@@ -1581,18 +1867,35 @@ def prompt(
             va="center",
             fontsize=STYLE["axes.titlesize"],
         )
-        lw = min(2.6, w_in - 2 * margin)
-        lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.3 / h_in, lw / w_in, 0.1 / h_in))
-        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=lax, orientation="horizontal")
-        cb.outline.set_linewidth(0.4)
-        if kind == "rank":
-            cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
+        if faint:
+            note = faint_prompt_note(expl.map_info(tokens, kind="gain").quantity, max_gain)
+            fig.text(
+                0.5,
+                0.3 / h_in,
+                "\n".join(_wrap(note, 7, w_in - 2 * margin)),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=PALETTE["muted"],
+                gid="prompt-faint-note",
+            )
         else:
-            s = norm.vmax
-            cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
-        lax.tick_params(labelsize=6, length=2, pad=1)
-        lax.set_title(label, fontsize=6, pad=2)
+            lw = min(2.6, w_in - 2 * margin)
+            lax = fig.add_axes(((w_in - lw) / 2 / w_in, 0.3 / h_in, lw / w_in, 0.1 / h_in))
+            cb = fig.colorbar(
+                ScalarMappable(norm=norm, cmap=cmap), cax=lax, orientation="horizontal"
+            )
+            cb.outline.set_linewidth(0.4)
+            if kind == "rank":
+                cb.set_ticks([0, 0.5, 1], labels=["0 last", "0.5", "1 first"])
+            else:
+                s = norm.vmax
+                cb.set_ticks([-s, 0, s], labels=[f"−{s:.3g}", "0", f"+{s:.3g}"])
+            lax.tick_params(labelsize=6, length=2, pad=1)
+            lax.set_title(label, fontsize=6, pad=2)
         _finish(fig)
     fig.ek_values = np.asarray(values, dtype=np.float64)  # type: ignore[attr-defined]
     fig.ek_kind = kind  # type: ignore[attr-defined]
+    fig.ek_max_gain = max_gain  # type: ignore[attr-defined]
+    fig.ek_faint = faint  # type: ignore[attr-defined]
     return fig

@@ -91,12 +91,20 @@ def curves_svg(expl: Explanation, tokens: Any = None, *, width: str | float = "s
 def metrics_table(rows: dict[str, Any]) -> str:
     """A two-column HTML table of named values; :func:`eagle_kit.metrics.summary` keys are
     shown by their label (:func:`eagle_kit.metrics.metric_label`: "insertion AUC (over
-    area)", or "(over features)" for explanations with prompt spans)."""
+    area)", or "(over features)" for explanations with prompt spans). Numbers to 4 decimals;
+    an undefined value (NaN) reads :data:`eagle_kit.tables.NA` with the reason as its
+    tooltip, as in the text tables."""
     from .metrics import metric_label
+    from .tables import NA, NA_NOTE
 
     cells = []
     for k, v in rows.items():
-        text = f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
+        if isinstance(v, (float, np.floating)) and np.isnan(v):
+            text = f'<span title="{html.escape(NA_NOTE)}">{NA}</span>'
+        elif isinstance(v, (float, np.floating)):
+            text = f"{float(v):.4f}"
+        else:
+            text = html.escape(str(v))
         name = metric_label(k) if ("auc" in k or k == "highest_confidence") else k
         cells.append(
             f'<tr><td title="{html.escape(k)}">{html.escape(name)}</td><td>{text}</td></tr>'

@@ -61,8 +61,15 @@ _JOINERS = {
 }  # zero-width joiner, variation selectors, keycap
 
 
-class TargetIndexError(ValueError, IndexError):
-    """A target index outside the answer (a ``ValueError`` and, as before, an ``IndexError``)."""
+class TargetError(ValueError):
+    """A target that does not fit the answer: a word or phrase it does not contain, an
+    occurrence past its last one, an index out of range. A ``ValueError``; its own class so
+    that callers (``eagle-kit report``'s exit code 2) can tell bad input from a failure."""
+
+
+class TargetIndexError(TargetError, IndexError):
+    """A target index outside the answer (a :class:`TargetError` and, as before, an
+    ``IndexError``)."""
 
 
 @dataclass(frozen=True)
@@ -294,7 +301,7 @@ def _listing(words: Sequence[Word]) -> str:
     return ", ".join(w.label() for w in words) if words else "(none)"
 
 
-def _not_found(item: str, words: Sequence[Word], n: int) -> ValueError:
+def _not_found(item: str, words: Sequence[Word], n: int) -> TargetError:
     key = _fold(item.strip())
     partial = [w for w in words if key and key in _fold(w.text) and _fold(w.text) != key]
     hint = (
@@ -303,7 +310,7 @@ def _not_found(item: str, words: Sequence[Word], n: int) -> ValueError:
         if partial
         else ""
     )
-    return ValueError(
+    return TargetError(
         f"Target {item!r} is not a word or phrase of the answer.{hint} The answer's words "
         f"(token indices) are: {_listing(words)}. Pass one of these words, a phrase of "
         f"consecutive words (e.g. 'green circle'), (word, k) for its k-th occurrence, or a "
@@ -421,7 +428,7 @@ def resolve_targets(
             raise _not_found(word, words, n)
         if occurrence is not None:
             if not -len(hits) <= occurrence < len(hits):
-                raise ValueError(
+                raise TargetError(
                     f"Target {item!r}: {word!r} occurs {len(hits)} time(s) in the answer "
                     f"(occurrences 0..{len(hits) - 1}, at tokens "
                     f"{', '.join(str(list(h)) for h in hits)}). Pick one of these."

@@ -298,6 +298,47 @@ def chat_offsets(
     return out
 
 
+#: What joins a user turn's several text items into the one prompt that spans index
+#: (``messages=`` with e.g. text, image, text): a space, as the recorded prompt joins them.
+PART_SEPARATOR = " "
+
+
+def _locate_parts(chat_text: str, parts: Sequence[str]) -> list[int] | None:
+    """Where each part starts in ``chat_text``: the last run of the parts in order (the user's
+    message comes last); ``None`` if they are not all there."""
+    starts: list[int] = []
+    end = len(chat_text)
+    for part in reversed(parts):
+        where = chat_text.rfind(part, 0, end)
+        if where < 0:
+            return None
+        starts.insert(0, where)
+        end = where
+    return starts
+
+
+def _to_prompt_offsets(
+    offsets: Sequence[tuple[int, int]], parts: Sequence[str], starts: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Chat-text offsets → offsets into the parts joined by :data:`PART_SEPARATOR`. A token
+    is clipped to the part it overlaps; a token outside every part gets an empty range (it
+    belongs to no span)."""
+    bases, base = [], 0
+    for part in parts:
+        bases.append(base)
+        base += len(part) + len(PART_SEPARATOR)
+    out: list[tuple[int, int]] = []
+    for a, b in offsets:
+        mapped = (-1, -1)
+        for start, part, base in zip(starts, parts, bases, strict=True):
+            end = start + len(part)
+            if b > a and min(b, end) > max(a, start):
+                mapped = (max(a, start) - start + base, min(b, end) - start + base)
+                break
+        out.append(mapped)
+    return out
+
+
 def map_spans(
     *,
     tokenizer: Any,
@@ -308,10 +349,15 @@ def map_spans(
     baseline: int | str | None = None,
     forbidden_ids: Sequence[int] = (),
     token_offsets: Sequence[tuple[int, int]] | None = None,
+    prompt_parts: Sequence[str] | None = None,
 ) -> TextFeatures:
     """Map prompt spans to the token positions of the model's input.
 
     The prompt is found in the chat-formatted text (its last occurrence: the user's message).
+    A user turn with several text items (e.g. text, image, text) gives ``prompt_parts``: the
+    prompt is then the items joined by :data:`PART_SEPARATOR`, each item is found in the chat
+    text (the last run of them in order), and character offsets into the prompt index that
+    joined text; a span's tokens may come from several items, the separators have none.
     The spans are then resolved against the tokens by :func:`resolve_spans` (automatic spans
     sharing a token merged, explicit ones refused, each span snapped to its tokens' characters).
     With ``token_offsets`` (each model token's characters in the chat text, as the processor
@@ -332,6 +378,8 @@ def map_spans(
         token_offsets: per model input token, its ``(start, end)`` characters in
             ``chat_text`` (empty, ``start >= end``, for tokens of an image/video expansion);
             ``None`` aligns token ids instead.
+        prompt_parts: the user turn's text items, in order, when there are several
+            (``prompt`` must be their join by :data:`PART_SEPARATOR`); ``None`` for one.
 
     Returns:
         The bound :class:`TextFeatures`; its ``spans``/``texts`` are the resolved spans.
@@ -341,14 +389,18 @@ def map_spans(
             shares one with another span, the tokens cannot be aligned, or no usable baseline.
         TypeError: the tokenizer gives no offsets.
     """
-    where = chat_text.rfind(prompt)
-    if not prompt or where < 0:
+    parts = [str(p) for p in prompt_parts] if prompt_parts and len(prompt_parts) > 1 else [prompt]
+    if PART_SEPARATOR.join(parts) != prompt:
+        raise ValueError(
+            f"prompt_parts {parts!r} joined by {PART_SEPARATOR!r} are not the prompt {prompt!r}."
+        )
+    starts = _locate_parts(chat_text, parts)
+    if not prompt or starts is None:
         raise ValueError(
             "Text features need the prompt verbatim in the chat-formatted text, but "
-            f"{prompt!r} is not in {chat_text!r}. With messages=, the user turn must hold "
-            "exactly one text item (before or after the image); several text items are "
-            "joined for the record but are not one run of characters in the chat text. "
-            "Merge them into one text item, or pass prompt='...'."
+            f"{prompt!r} is not in {chat_text!r}. The chat template changed the user's text "
+            "(e.g. stripped or escaped it); pass the text as the template writes it, or "
+            "prompt='...'."
         )
     model_ids = [int(i) for i in input_ids]
     if token_offsets is not None:
@@ -367,7 +419,10 @@ def map_spans(
         for block in matcher.get_matching_blocks():
             for k in range(block.size):
                 to_model[block.a + k] = block.b + k
-    shifted = [(a - where, b - where) for a, b in offsets]
+    if len(parts) == 1:
+        shifted = [(a - starts[0], b - starts[0]) for a, b in offsets]
+    else:
+        shifted = _to_prompt_offsets(offsets, parts, starts)
     spans, assigned = resolve_spans(shifted, spans, prompt)
     owner: dict[int, list[int]] = {j: [] for j in range(len(spans))}
     for i, best in enumerate(assigned):

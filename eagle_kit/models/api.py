@@ -974,6 +974,7 @@ class APIScorer:
         self.batch_size = batch_size
         self._chat_ids = chat_ids
         self.text_features: Any = None
+        self._span_text: str = prompt if isinstance(prompt, str) else ""
         self._ranges: dict[int, tuple[int, int]] = {}
         self._edits: dict[bytes, tuple[str, frozenset[int]]] = {}
 
@@ -982,10 +983,12 @@ class APIScorer:
         row = np.zeros(len(self._columns))
         entries = None
         if self.mode == "prompt_logprobs":
-            prompt, removed = self._prompt, frozenset()
+            prompt, messages, removed = self._prompt, self._messages, frozenset()
             if keep is not None and not keep.all():
                 prompt, removed = self._edit(keep)
-            entries = client._prompt_logprobs(image, prompt, self._messages, self._answer)
+                if messages is not None:  # the edited text goes in the user's text item
+                    messages = self._with_user_text(prompt)
+            entries = client._prompt_logprobs(image, prompt, messages, self._answer)
             if self.text_features is not None:
                 self._verify(entries, prompt, removed, keep)
             entries = entries[len(entries) - len(self.answer_tokens) :]
@@ -1075,7 +1078,8 @@ class APIScorer:
 
         Raises:
             TypeError: continuation mode (no prompt log-probabilities to score or check with).
-            ValueError: no prompt text (only ``messages=``), neither ``tokenizer=`` nor the
+            ValueError: no prompt text (``messages=`` whose last user message has not exactly
+                one text item), neither ``tokenizer=`` nor the
                 server's ``/tokenize`` + ``/detokenize``, the prompt's tokens cannot be
                 located, no default baseline, a baseline of more than one token, outside the
                 vocabulary (or with no text) or an image/video placeholder, or an edited
@@ -1092,11 +1096,7 @@ class APIScorer:
                 f"move. This scorer runs in {self.mode!r} mode. Use text_regions=None to explain "
                 "the image alone."
             )
-        if not isinstance(self._prompt, str) or self._messages is not None:
-            raise ValueError(
-                "Prompt spans need the prompt as text: pass prompt='...' (not messages=...)."
-            )
-        prompt = self._prompt
+        prompt = self._span_source()
         spans = text_spans(prompt, text_regions)
         encode, decode, source = self._client._text_tools()
         n_prompt = len(self._chat_ids) - len(self.answer_tokens)
@@ -1132,6 +1132,44 @@ class APIScorer:
         self.metadata["text_tokenizer"] = source
         return self.text_features
 
+    def _span_source(self) -> str:
+        """The text the spans index: the prompt, or with ``messages=`` the user turn's one
+        text item (whose edits are sent in its place)."""
+        if self._messages is None:
+            if not isinstance(self._prompt, str):
+                raise ValueError("Prompt spans need the prompt as text: pass prompt='...'.")
+            self._span_text = self._prompt
+            return self._prompt
+        users = [m for m in self._messages if m.get("role") == "user"]
+        content = users[-1].get("content") if users else None
+        if isinstance(content, str):
+            texts = [content]
+        else:
+            texts = [c.get("text") for c in content or [] if c.get("type") == "text"]
+        if len(texts) != 1 or not isinstance(texts[0], str) or not texts[0].strip():
+            raise ValueError(
+                "Prompt spans through an OpenAI-compatible server need the last user message to "
+                f"hold exactly one non-empty text item; it holds {len(texts)}. The server's "
+                "tokens around the image do not show where one item ends and the next begins. "
+                "Merge the text into one item (before or after the image), or use the Hugging "
+                "Face model, which places several items."
+            )
+        self._span_text = texts[0]
+        return texts[0]
+
+    def _with_user_text(self, text: str) -> list[dict[str, Any]]:
+        """``messages=`` with the last user message's text item replaced by ``text``."""
+        out = [dict(m) for m in self._messages or []]
+        last = max(i for i, m in enumerate(out) if m.get("role") == "user")
+        content = out[last].get("content")
+        if isinstance(content, str):
+            out[last]["content"] = text
+        else:
+            out[last]["content"] = [
+                {**c, "text": text} if c.get("type") == "text" else c for c in content
+            ]
+        return out
+
     def _check_text_keep(self, text_keep: Any, n: int) -> np.ndarray | None:
         from ..text_regions import check_text_keep
 
@@ -1146,7 +1184,9 @@ class APIScorer:
             return self._edits[key]
         feats = self.text_features
         removed = sorted(int(p) for j in np.flatnonzero(~keep) for p in feats.positions[j])
-        text = write_baseline(self._prompt, [self._ranges[p] for p in removed], feats.baseline_text)
+        text = write_baseline(
+            self._span_text, [self._ranges[p] for p in removed], feats.baseline_text
+        )
         self._edits[key] = (text, frozenset(removed))
         return self._edits[key]
 

@@ -276,6 +276,27 @@ class VisionLanguageModel:
             f"with a longer context."
         )
 
+    def _room_for_answer(self, n_prompt: int, max_new_tokens: int) -> int:
+        """``max_new_tokens`` capped so that prompt + answer fit the model's positions (with a
+        warning naming both numbers); a prompt that leaves no room is a clear error."""
+        limit = self.max_positions()
+        if limit is None or n_prompt + int(max_new_tokens) <= limit:
+            return int(max_new_tokens)
+        room = limit - n_prompt
+        if room < 1:
+            raise ValueError(
+                f"The prompt is {n_prompt} tokens (with the image tokens), which fills all "
+                f"{limit} positions of '{self.name}' (max_position_embeddings): no room for an "
+                f"answer. Shorten the prompt or use a model with a longer context."
+            )
+        warnings.warn(
+            f"max_new_tokens={int(max_new_tokens)} lowered to {room}: the prompt is {n_prompt} "
+            f"tokens (with the image tokens) and '{self.name}' has {limit} positions "
+            f"(max_position_embeddings). The answer may be cut short.",
+            stacklevel=3,
+        )
+        return room
+
     def _stop_ids(self) -> set[int]:
         stop: set[int] = set()
         eos = getattr(self.model.generation_config, "eos_token_id", None)
@@ -378,6 +399,7 @@ class VisionLanguageModel:
         media = self._check_media(image)
         conversation = self._conversation(prompt, messages, media.ndim == 4)
         _, inputs = self._encode(media, conversation)
+        max_new_tokens = self._room_for_answer(int(inputs["input_ids"].shape[-1]), max_new_tokens)
         inputs = self._to_device(dict(inputs))
         gen_config = copy.deepcopy(self.model.generation_config)
         for key in ("temperature", "top_p", "top_k", "min_p", "typical_p"):
@@ -732,17 +754,23 @@ class VisionLanguageModel:
         )
 
 
-def _user_text(conversation: list[dict[str, Any]]) -> str:
-    """The text of the last user message (the prompt, when a message list was given)."""
+def _user_text_parts(conversation: list[dict[str, Any]]) -> list[str]:
+    """The text items of the last user message, in order."""
     for message in reversed(conversation):
         if message.get("role") == "user":
             content = message.get("content")
             if isinstance(content, str):
-                return content
-            return " ".join(
-                str(c.get("text", "")) for c in content or [] if c.get("type") == "text"
-            )
-    return ""
+                return [content]
+            return [str(c.get("text", "")) for c in content or [] if c.get("type") == "text"]
+    return []
+
+
+def _user_text(conversation: list[dict[str, Any]]) -> str:
+    """The text of the last user message (the prompt, when a message list was given): its
+    text items joined by :data:`eagle_kit.text_regions.PART_SEPARATOR`."""
+    from ..text_regions import PART_SEPARATOR
+
+    return PART_SEPARATOR.join(_user_text_parts(conversation))
 
 
 def _video_families() -> list[str]:
@@ -899,6 +927,8 @@ class ModelScorer:
 
         owner = self._owner
         prompt = str(self.metadata.get("prompt", ""))
+        messages = self.metadata.get("messages")
+        parts = _user_text_parts(json.loads(str(messages))) if messages else None
         spans = text_spans(prompt, text_regions)
         self.text_features = map_spans(
             tokenizer=owner.tokenizer,
@@ -911,6 +941,7 @@ class ModelScorer:
                 i for i in (owner.image_token_id, owner.video_token_id) if i is not None
             ],
             token_offsets=self._chat_token_offsets(),
+            prompt_parts=parts,
         )
         if self._prefix is not None and self._prefix["cut"] > self.text_features.first_position:
             self._prefix = self._build_prefix()

@@ -11,7 +11,7 @@ import numpy as np
 import traitlets
 
 from ..colors import _PUOR, viridis
-from ..explanation import Explanation
+from ..explanation import MIN_MAP_SPAN, Explanation
 from ._assets import load_esm
 
 __all__ = ["PromptView", "link_prompt_view"]
@@ -25,6 +25,13 @@ class PromptView(anywidget.AnyWidget):
     absolute span value), i.e. :meth:`Explanation.text_values` for those tokens. Put it
     next to the image overlay and link its ``selected`` with the timeline's
     (:func:`link_prompt_view`).
+
+    As the image map and :func:`eagle_kit.plot.prompt`, the view colours no span when the
+    prompt barely moves what it shows: when the largest absolute span gain of the selected
+    tokens (their mean gain), or of the objective F with none selected (the curve its rank
+    values are read from), is below :data:`eagle_kit.explanation.MIN_MAP_SPAN`
+    (``min_span``), the words stay uncoloured and the caption says the prompt barely
+    moves the quantity (:meth:`faint`).
 
     Displayed in a notebook, the view also leaves a static picture of its current state
     just before the widget (the strip of :func:`eagle_kit.plot.prompt` with its colour bar,
@@ -53,6 +60,14 @@ class PromptView(anywidget.AnyWidget):
     token_values = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
     #: S: the objective's rank value of each span
     objective = traitlets.List(traitlets.Float()).tag(sync=True)
+    #: S: the objective F's gain of each span (probability), read for ``min_span``
+    objective_gains = traitlets.List(traitlets.Float()).tag(sync=True)
+    #: the objective as text, e.g. ``F("yes" ".")`` (the caption's quantity with no selection)
+    objective_name = traitlets.Unicode("").tag(sync=True)
+    #: T: the recorded tokens' texts (the caption's quantity for a selection)
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: below this largest |span gain| no span is coloured (MIN_MAP_SPAN, probability)
+    min_span = traitlets.Float(MIN_MAP_SPAN).tag(sync=True)
     gain_stops = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     rank_stops = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -80,6 +95,10 @@ class PromptView(anywidget.AnyWidget):
                 [float(v) for v in explanation.text_values(t, kind="gain")] for t in range(n_tokens)
             ],
             objective=[float(v) for v in explanation.text_values(kind="rank")],
+            objective_gains=[float(v) for v in explanation.text_values(kind="gain")],
+            objective_name=explanation.map_info(None, kind="gain").quantity,
+            tokens=[str(t) for t in explanation.tokens],
+            min_span=float(MIN_MAP_SPAN),
             gain_stops=[[int(c) for c in row] for row in np.round(_PUOR).astype(int)],
             rank_stops=[
                 [int(c) for c in row] for row in viridis(np.linspace(0.0, 1.0, 11)).astype(int)
@@ -103,6 +122,19 @@ class PromptView(anywidget.AnyWidget):
         if self.selected:
             return np.mean(np.asarray(self.token_values)[self.selected], axis=0)
         return np.asarray(self.objective)
+
+    def gains(self) -> np.ndarray:
+        """The span gains ``(S,)`` that decide whether the view colours the spans (probability):
+        the selected tokens' mean gain, or the objective F's gain when none is selected."""
+        if self.selected:
+            return np.mean(np.asarray(self.token_values)[self.selected], axis=0)
+        return np.asarray(self.objective_gains)
+
+    def faint(self) -> bool:
+        """``True`` when the prompt barely moves what the view shows (largest absolute span
+        gain below ``min_span``): the view then colours no span, as ``prompt_view.js``."""
+        gains = self.gains()
+        return not (float(np.max(np.abs(gains))) if gains.size else 0.0) >= self.min_span
 
     # -- the static view -----------------------------------------------------------------
     def _state(self) -> tuple[list[int] | None, str]:
@@ -141,6 +173,8 @@ class PromptView(anywidget.AnyWidget):
             if tokens
             else "no token selected: the objective's rank value in [0, 1]"
         )
+        if getattr(fig, "ek_faint", False):
+            note += f" — the prompt barely moves it (under {MIN_MAP_SPAN:g}): no colours"
         return (
             f'<div class="ek-static ek-static-prompt" data-ek-static="{html.escape(self._static_id)}"'
             f' data-kind="{kind}" style="font-family:{_FONT};color:#1f1f1f;font-size:13px">'

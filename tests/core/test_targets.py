@@ -15,6 +15,7 @@ import eagle_kit as ek
 from eagle_kit.cli import _parse_targets
 from eagle_kit.models.tokens import resolve_targets as reexported
 from eagle_kit.targets import (
+    TargetError,
     TargetIndexError,
     answer_words,
     parse_targets,
@@ -99,10 +100,13 @@ def test_phrases_occurrences_indices_and_mixtures() -> None:
     assert resolve_targets(np.int64(-2), CAPTION) == [8]
     assert resolve_targets(None, CAPTION) is None
     assert reexported is resolve_targets  # models.tokens keeps exporting the one resolver
-    with pytest.raises(ValueError, match=r"'green' occurs 2 time\(s\).*\[4\], \[8\]"):
+    # a target the answer does not contain is a TargetError (a ValueError), so a report can
+    # tell bad input from a failure
+    with pytest.raises(TargetError, match=r"'green' occurs 2 time\(s\).*\[4\], \[8\]"):
         resolve_targets(("green", 2), CAPTION)
-    with pytest.raises(ValueError, match="'green triangle' is not a word or phrase"):
+    with pytest.raises(TargetError, match="'green triangle' is not a word or phrase"):
         resolve_targets("green triangle", CAPTION)
+    assert issubclass(TargetError, ValueError) and issubclass(TargetIndexError, TargetError)
 
 
 def test_bad_targets_say_what_was_expected() -> None:

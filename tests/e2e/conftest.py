@@ -58,8 +58,18 @@ class Lab:
     def __init__(self, root: Path, port: int, token: str, proc: subprocess.Popen[bytes], log: Path):
         self.root, self.port, self.token, self.proc, self.log = root, port, token, proc, log
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+    def url(self, path: str, query: str = "") -> str:
+        extra = f"&{query}" if query else ""
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}{extra}"
+
+    def kernels(self) -> str:
+        """The server's kernels and their execution states, for failure messages."""
+        try:
+            with urllib.request.urlopen(self.url("api/kernels"), timeout=5) as resp:
+                got = json.loads(resp.read())
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as err:
+            return f"(kernel list unavailable: {err})"
+        return ", ".join(f"{k.get('name')}: {k.get('execution_state')}" for k in got) or "none"
 
     def log_tail(self, n: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 TIMEOUT_MS = 30_000
 
@@ -48,6 +48,25 @@ def diagnosed(page: Any, console: Console, artifacts: Path, name: str) -> Iterat
         raise AssertionError(f"{err}\n--- browser console ---\n{log}") from err
 
 
+@contextmanager
+def offline_page(browser: Any, artifacts: Path, name: str) -> Iterator[Any]:
+    """A page in an offline browser context; afterwards, the page must have made no network
+    request and logged no console error (a failure inside saves a screenshot)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, offline=True)
+    try:
+        page = context.new_page()
+        console = Console(page)
+        requests: list[str] = []
+        local = ("file:", "data:", "blob:")
+        page.on("request", lambda r: None if r.url.startswith(local) else requests.append(r.url))
+        with diagnosed(page, console, artifacts, name):
+            yield page
+        assert requests == [], f"the exported page fetched from the network: {requests}"
+        console.check()
+    finally:
+        context.close()
+
+
 def wait_for_state(
     path: Path, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30
 ) -> dict[str, Any]:
@@ -75,6 +94,59 @@ def run_all_cells(page: Any) -> None:
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
+# Kernel start and the fixture notebooks' cells take ~15 s on an idle machine; a loaded CI
+# machine can take several times that, so steps wait on signals with a generous deadline and
+# fail at once, with the cause, when the notebook shows an error.
+STEP_TIMEOUT_S = 180.0
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def wait_step(
+    page: Any, lab: Any, locator: Any, what: str, timeout_s: float = STEP_TIMEOUT_S
+) -> None:
+    """Wait until ``locator`` is visible; fail early on a traceback in the notebook's outputs.
+
+    On timeout the error names the step, the kernels' states and any open dialog."""
+    deadline = time.monotonic() + timeout_s
+    outputs = page.locator(".jp-OutputArea-output")
+    while True:
+        try:
+            locator.first.wait_for(timeout=2_000)
+            return
+        except Exception as err:  # playwright's TimeoutError
+            if "Timeout" not in type(err).__name__:
+                raise
+        failed = [t for t in outputs.all_inner_texts() if TRACEBACK in t]
+        if failed:
+            raise AssertionError(f"a notebook cell failed while waiting for {what}:\n{failed[0]}")
+        if time.monotonic() > deadline:
+            dialogs = page.locator(".jp-Dialog").all_inner_texts()
+            raise AssertionError(
+                f"{what}: not there after {timeout_s:.0f} s; kernels: {lab.kernels()}; "
+                f"open dialogs: {dialogs or 'none'}"
+            )
+
+
+def open_and_run(page: Any, lab: Any, notebook: str, ready: str) -> None:
+    """Open ``notebook`` alone in a fresh workspace, wait for its kernel, run every cell and
+    wait for the output line ``ready``.
+
+    A fresh workspace per test: JupyterLab otherwise restores the notebooks an earlier test
+    opened, and "Run All Cells" could run one of those instead."""
+    workspace = notebook.split(".")[0].replace("_", "-")
+    page.goto(lab.url(f"lab/workspaces/{workspace}/tree/{notebook}", "reset"), timeout=90_000)
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=notebook)
+    wait_step(page, lab, tab, f"the {notebook} tab")
+    # the kernel must be connected and idle before "Run All Cells" (the toolbar indicator
+    # says idle before the kernel even starts, the status bar does not)
+    idle = page.locator(".jp-StatusBar-Widget", has_text="| Idle")
+    wait_step(page, lab, idle, f"an idle kernel for {notebook}")
+    assert page.locator(".jp-NotebookPanel:visible").count() == 1, "more than one notebook open"
+    page.keyboard.press("Control+b")  # hide the file browser: more room for the widgets
+    run_all_cells(page)
+    wait_step(page, lab, page.locator(".jp-OutputArea-output pre", has_text=ready), repr(ready))
+
+
 def test_widgets_in_jupyterlab_and_in_the_exported_page(
     lab: Any, browser: Any, artifacts: Path
 ) -> None:
@@ -92,40 +164,15 @@ def test_widgets_in_jupyterlab_and_in_the_exported_page(
 
     export = lab.root / "explorer_export.html"
     assert export.is_file(), "the fixture notebook did not write explorer_export.html"
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, offline=True)
-    try:
-        page = context.new_page()
-        console = Console(page)
-        requests: list[str] = []
-        page.on(
-            "request",
-            lambda r: (
-                requests.append(r.url)
-                if not r.url.startswith(("file:", "data:", "blob:"))
-                else None
-            ),
-        )
-        with diagnosed(page, console, artifacts, "export"):
-            check_exported_page(page, export, artifacts)
-        assert requests == [], f"the exported page fetched from the network: {requests}"
-        console.check()
-    finally:
-        context.close()
+    with offline_page(browser, artifacts, "export") as page:
+        check_exported_page(page, export, artifacts)
 
 
 def check_jupyterlab(page: Any, lab: Any, artifacts: Path) -> None:
     state_file = lab.root / "widget_state.json"
-    page.goto(lab.url("lab/tree/explorer_fixture.ipynb"), timeout=60_000)
-    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-    # the kernel must be connected and idle before "Run All Cells" (the toolbar indicator
-    # says idle before the kernel even starts, the status bar does not)
-    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
-    page.keyboard.press("Control+b")  # hide the file browser: more room for the widgets
-    run_all_cells(page)
-
+    open_and_run(page, lab, "explorer_fixture.ipynb", "fixture ready")
     explorer = page.locator(".ek-explorer[data-ready='true']").first
     explorer.wait_for(timeout=TIMEOUT_MS)
-    page.locator(".jp-OutputArea-output pre", has_text="fixture ready").wait_for(timeout=TIMEOUT_MS)
     page.locator(".ek-explorer[data-ready='true']").nth(2).wait_for(timeout=TIMEOUT_MS)  # grids
     # the pointer, left over the grid by "Run All", would hover tokens (whose details line
     # changes the layout) while the notebook scrolls

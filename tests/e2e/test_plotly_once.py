@@ -13,29 +13,11 @@ from typing import Any
 
 import nbformat
 import pytest
+from e2e_scenes import TWO_SQUARES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.notebooks, pytest.mark.timeout(300)]
 
-SETUP = """
-import numpy as np
-import eagle_kit as ek
-
-image = np.zeros((48, 48, 3), np.uint8)
-image[4:20, 4:20] = (220, 30, 30)
-image[28:44, 26:44] = (30, 60, 220)
-
-
-def scorer(images):
-    x = images.astype(float) / 255
-    red = x[:, 4:20, 4:20, 0].mean(axis=(1, 2))
-    blue = x[:, 28:44, 26:44, 2].mean(axis=(1, 2))
-    return np.stack([0.05 + 0.9 * red, 0.05 + 0.9 * blue, np.full(len(x), 0.9)], axis=1)
-
-
-regions = ek.segment(image, n_regions=16, method="grid")
-expl = ek.explain(scorer, image, regions=regions, search="exact",
-                  token_names=[" red", " blue", "."], progress=False)
-"""
+SETUP = TWO_SQUARES
 
 CELLS = [
     SETUP,

@@ -283,14 +283,18 @@ def test_continuation_mode_and_bad_options_are_refused(llava, server, image_for,
             answer="yes",
             progress=False,
         )
-    scorer = OpenAIScorer("tiny", base_url=url).prepare(
-        image,
-        messages=[
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}
-        ],
-        answer=ANSWER,
-    )
-    with pytest.raises(ValueError, match="prompt='...'"):
+    two = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "is there"},
+                {"type": "image"},
+                {"type": "text", "text": "a red cat ?"},
+            ],
+        }
+    ]
+    scorer = OpenAIScorer("tiny", base_url=url).prepare(image, messages=two, answer=ANSWER)
+    with pytest.raises(ValueError, match="exactly one non-empty text item; it holds 2"):
         scorer.bind_text("words")
     with pytest.raises(ValueError, match="is not a folder"):
         OpenAIScorer("tiny", base_url=url, tokenizer=tmp_path / "missing")
@@ -299,6 +303,36 @@ def test_continuation_mode_and_bad_options_are_refused(llava, server, image_for,
     plain = OpenAIScorer("tiny", base_url=url).prepare(image, prompt=PROMPT, answer=ANSWER)
     with pytest.raises(ValueError, match="no prompt spans are bound"):
         plain(image[None], text_keep=np.ones((1, 6), bool))
+
+
+def test_messages_with_the_text_before_the_image_score_like_the_hf_scorer(
+    llava, server, image_for, random_masks
+) -> None:
+    srv, url = server
+    image = image_for("llava", seed=41)
+    msgs = [{"role": "user", "content": [{"type": "text", "text": PROMPT}, {"type": "image"}]}]
+    scorer = OpenAIScorer("tiny", base_url=url).prepare(image, messages=msgs, answer=ANSWER)
+    feats = scorer.bind_text("words")
+    hf = llava.prepare(image, messages=msgs, answer=ANSWER)
+    hf_feats = hf.bind_text("words")
+    assert feats.texts == hf_feats.texts == PROMPT.split()
+    assert [p.tolist() for p in feats.positions] == [p.tolist() for p in hf_feats.positions]
+    image_at = hf._text["input_ids"][0].tolist().index(llava.image_token_id)
+    assert max(int(p.max()) for p in feats.positions) < image_at  # the words come first
+    rng = np.random.default_rng(8)
+    keep = rng.random((4, len(PROMPT.split()))) < 0.5
+    keep[0], keep[1] = True, False
+    masks = random_masks(4, image.shape[:2], seed=9)
+    fill = np.zeros_like(image)
+    got = scorer.score_masks(masks, fill, text_keep=keep)
+    assert np.max(np.abs(got[0] - got[1]) / got[0]) > 20 * RTOL  # removing words matters
+    np.testing.assert_allclose(got, hf.score_masks(masks, fill, text_keep=keep), rtol=RTOL)
+    # what the server was sent: the edit in the user's text item, the image item kept
+    one = np.ones((1, len(PROMPT.split())), bool)
+    one[0, 3] = False  # "red"
+    srv.sent_prompts.clear()
+    scorer(image[None], text_keep=one)
+    assert srv.sent_prompts == ["is there a<pad> cat ?"]
 
 
 # -- byte-level tokenizers: offsets decoded from the token ids, edits re-tokenised -------------

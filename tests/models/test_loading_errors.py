@@ -52,3 +52,37 @@ def test_a_prompt_longer_than_the_model_positions_is_a_clear_error(shapes) -> No
         shapes.generate(image, long_prompt)
     # a prompt that fits still works
     assert shapes.generate(image, "what shape is it?", max_new_tokens=2).text is not None
+
+
+def _n_prompt(shapes, image, prompt: str) -> int:
+    _, inputs = shapes._encode(image, shapes._conversation(prompt, None, False))
+    return int(inputs["input_ids"].shape[-1])
+
+
+def test_generation_keeps_prompt_and_answer_inside_the_model_positions(shapes) -> None:
+    image = np.full((64, 64, 3), 255, np.uint8)
+    prompt = "what shape is it ? " * 20
+    n_prompt = _n_prompt(shapes, image, prompt)
+    room = 128 - n_prompt
+    assert 1 <= room < 64, room  # the prompt fits, the default 64 new tokens would not
+    match = rf"max_new_tokens=64 lowered to {room}: the prompt is {n_prompt}"
+    with pytest.warns(UserWarning, match=match):
+        gen = shapes.generate(image, prompt)
+    assert len(gen.token_ids) <= room
+    if gen.token_ids:  # the answer it gave can be explained: prompt + answer fit
+        expl = ek.explain(
+            shapes,
+            image,
+            prompt=prompt,
+            generation=gen,
+            regions=ek.segment(image, 4, "grid"),
+            search="exact",
+            progress=False,
+        )
+        assert len(expl.tokens) == len(gen.token_ids)
+    # a prompt that fills every position leaves no room for an answer
+    words = next(k for k in range(1, 200) if _n_prompt(shapes, image, "red " * k) >= 128)
+    full = "red " * words
+    assert _n_prompt(shapes, image, full) == 128, "no prompt of exactly 128 tokens"
+    with pytest.raises(ValueError, match="fills all 128 positions.*no room for an answer"):
+        shapes.generate(image, full)

@@ -86,6 +86,26 @@ def assert_vector_pdf(path: Path, *words: str, max_raster: int = 64) -> None:
         )
 
 
+def pdf_words(path: Path) -> str:
+    """The text of a one-page PDF, whitespace (line breaks of wrapped notes) collapsed."""
+    (page,) = pypdf.PdfReader(str(path)).pages
+    return " ".join(page.extract_text().split())
+
+
+def assert_prompt_strip(path: Path, gains: np.ndarray, quantity: str) -> None:
+    """A prompt strip colours the spans (colour bar "gain in …") exactly when the prompt
+    moves the quantity by at least MIN_MAP_SPAN; below, it says so and shows no colour bar."""
+    from eagle_kit.explanation import MIN_MAP_SPAN
+
+    text = pdf_words(path)
+    if np.max(np.abs(gains)) >= MIN_MAP_SPAN:
+        assert f"gain in {quantity} (probability)" in text and "barely moves" not in text, text
+    else:
+        note = f"the prompt barely moves {quantity} (largest span gain"
+        assert note in text and "under 0.01): no colours shown" in text, text
+        assert "gain in" not in text, text
+
+
 def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
 
@@ -241,25 +261,34 @@ def check_split(expl: ek.Explanation, rows: list[dict[str, str]]) -> None:
 
 def test_01_the_readme_prompt_report_shows_prompt_strips_and_the_split(tmp_path: Path) -> None:
     args = readme_command("eagle-kit report notebooks/01_explain_image.ipynb", "-o reports/prompt")
-    assert "text_regions" in args  # `-p targets "[8, 9]"`: a list, once "Target '[8' is not a word"
+    assert "text_regions" in args and "is there a yellow square ?" in args  # one argument
     args[2] = str(NOTEBOOKS / "01_explain_image.ipynb")
     args[args.index("-o") + 1] = str(tmp_path / "report")
     proc = eagle_kit_cli(args[1:], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "report"
     expl = ek.load_explanation(out / "explanation.nc")
-    assert expl.targets == [8, 9] and expl.n_image_regions > 0
-    assert [t for t, _, _ in expl.text_spans] == ["describe", "the", "picture", "."]
+    assert expl.tokens == ["yes"] and expl.n_image_regions > 0
+    words = ["is", "there", "a", "yellow", "square", "?"]
+    assert [t for t, _, _ in expl.text_spans] == words
     summary = strict_json(out / "metrics.json")
-    assert summary["text_regions"] == "words" and summary["map_shown"] is True
-    assert summary["prompt_spans"] == ["describe", "the", "picture", "."]
-    gains = expl.text_values(expl.targets, kind="gain")
+    assert summary["text_regions"] == "words" and summary["prompt_spans"] == words
+    gains = expl.text_values(0, kind="gain")
     assert np.allclose(summary["prompt_gain_values"], gains, atol=1e-6, rtol=1e-4)
+    # "yes" rests on the word "yellow" (gain ≈ +0.98, measured), the rest barely move it
+    assert int(np.argmax(gains)) == 3 and gains[3] > 0.9
+    assert np.all(np.abs(np.delete(gains, 3)) < 0.2)
     check_split(expl, read_csv(out / "reliance.csv"))
-    # the prompt strips (rank, gain) and the split: vector, the words as text
-    assert_vector_pdf(out / "prompt_rank.pdf", "describe", "picture", "rank value")
-    assert_vector_pdf(out / "prompt_gain.pdf", "describe", "gain in")
-    assert_vector_pdf(out / "split.pdf", "image", "prompt", "prior", "yellow")
+    # both the image and the prompt carry "yes" (≈ 0.47 each, measured), the prior ≈ 0.06
+    d = expl.dataset
+    assert float(d["reliance_image"][0]) > 0.3 and float(d["reliance_prompt"][0]) > 0.3
+    assert float(d["reliance_prior"][0]) < 0.15
+    # the prompt strips (rank, gain) and the split: vector, the words as text, coloured
+    assert_vector_pdf(out / "prompt_rank.pdf", "yellow", "square", "rank value")
+    assert_vector_pdf(out / "prompt_gain.pdf", "yellow", "square")
+    assert_prompt_strip(out / "prompt_gain.pdf", gains, 'p("yes")')
+    assert "barely moves" not in pdf_words(out / "prompt_rank.pdf")
+    assert_vector_pdf(out / "split.pdf", "image", "prompt", "prior", "yes")
     for name in ("prompt_rank", "prompt_gain", "split", "map_rank", "map_gain"):
         assert_png(out / f"{name}.png")
     page = (out / "01_explain_image.html").read_text(encoding="utf-8")
@@ -368,18 +397,19 @@ def test_02_targets_from_p_are_token_indices(tmp_path: Path, given, expected) ->
 
 
 def test_02_list_targets_with_prompt_spans(tmp_path: Path) -> None:
-    # `-p targets "[yellow, triangle]"`: a YAML list, each item explained alone
+    # `-p targets "[yellow, triangle, the]"`: a YAML list, each item explained alone
     out, executed = papermill(
         "02_word_level",
         tmp_path,
         ("seed", 7),
-        ("targets", "[yellow, triangle]"),
+        ("targets", "[yellow, triangle, the]"),
         ("text_regions", "words"),
         ("n_regions", 9),
         ("segmentation", "grid"),
     )
     rows = read_csv(out / "point_game.csv")
-    assert [r["words"] for r in rows] == ["yellow", "triangle"]
+    assert [r["words"] for r in rows] == ["yellow", "triangle", "the"]
+    largest = []
     for i, row in enumerate(rows):
         expl = ek.load_explanation(out / "explanations" / f"target{i}.nc")
         assert [t for t, _, _ in expl.text_spans] == ["describe", "the", "picture", "."]
@@ -391,11 +421,19 @@ def test_02_list_targets_with_prompt_spans(tmp_path: Path) -> None:
         ]
         assert np.allclose(parts, want, atol=1e-5)
         assert sum(parts) == pytest.approx(float(np.mean(d.p_full.values[expl.targets])), abs=1e-4)
-        assert_vector_pdf(out / f"prompt_target{i}.pdf", "describe", "gain in", row["words"])
+        assert_vector_pdf(out / f"prompt_target{i}.pdf", "describe", row["words"])
+        gains = expl.text_values(expl.targets, kind="gain")
+        assert_prompt_strip(out / f"prompt_target{i}.pdf", gains, f'p("{row["words"]}")')
         assert_png(out / f"prompt_target{i}.png")
-    # "yellow" rests on the image (the yellow square), "triangle" on the language prior
+        largest.append(float(np.max(np.abs(gains))))
+    # "yellow" rests on the image (the yellow square), "triangle" on the language prior: the
+    # prompt barely moves them (span gains ≈ 0.00016 and 0, measured), so their strips draw
+    # no colours; "the" rests on the prompt (its span "the": gain ≈ +0.996): coloured
     assert float(rows[0]["reliance_image"]) > 0.9 and float(rows[1]["reliance_prior"]) > 0.9
-    assert outputs(executed, "image/png") >= 3  # the maps and two prompt strips
+    assert float(rows[2]["reliance_prompt"]) > 0.9
+    assert largest[0] < 0.01 and largest[1] < 0.01 and largest[2] > 0.5
+    assert "gain in" in pdf_words(out / "prompt_target2.pdf")
+    assert outputs(executed, "image/png") >= 4  # the maps and three prompt strips
 
 
 def test_02_own_image_with_given_boxes_and_masks(tmp_path: Path) -> None:

@@ -208,3 +208,198 @@ def test_a_long_token_is_cut_in_the_figure_and_kept_in_full(odd, tmp_path) -> No
     assert chip.get_text().endswith("…")
     ext = chip.get_window_extent(strip.canvas.get_renderer())
     assert strip.bbox.x0 <= ext.x0 and ext.x1 <= strip.bbox.x1
+
+
+# -- any aspect, any mix: nothing overlaps, every text on the canvas, paper-sized ----------
+
+#: width:height of the images checked, from a 1:20 strip standing up to a 20:1 strip lying
+ASPECTS = {"1:20": (400, 20), "1:15": (600, 40), "1:4": (160, 40), "1:1": (48, 48)}
+ASPECTS |= {"4:3": (48, 64), "4:1": (40, 160), "15:1": (40, 600), "20:1": (20, 400)}
+
+
+@pytest.fixture(scope="module")
+def by_aspect() -> dict[str, ek.Explanation]:
+    """One explanation per aspect (``ASPECTS``: name → image height, width in pixels)."""
+    return {name: _odd_explanation(h, w) for name, (h, w) in ASPECTS.items()}
+
+
+def _owned_texts(fig) -> list[tuple[object, object]]:
+    """``(axes or None, text)`` for every text the renderer draws (see ``_drawn_texts``)."""
+    fig.canvas.draw()
+    out = [(None, t) for t in fig.texts]
+    for ax in fig.axes:
+        own = [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        own += ax.texts
+        if ax.get_legend() is not None:
+            own += [*ax.get_legend().get_texts(), ax.get_legend().get_title()]
+        for axis in (ax.xaxis, ax.yaxis) if ax.axison else ():
+            for tick in axis._update_ticks():
+                own += [tick.label1, tick.label2]
+        out += [(ax, t) for t in own]
+    return [(ax, t) for ax, t in out if t.get_visible() and t.get_text().strip()]
+
+
+def _layout_faults(fig) -> list[str]:
+    """What the renderer shows wrong: a text off the canvas, two texts overlapping, a text
+    over a panel (image or colour bar; notes inside their own panel are meant to be), two
+    panels overlapping. Boxes are shrunk by one pixel: touching is not overlapping."""
+    renderer = fig.canvas.get_renderer()
+    texts = _owned_texts(fig)
+    canvas = fig.bbox
+    faults = []
+
+    def inner(box):
+        return box.padded(-1.0)
+
+    boxes = [(t, inner(t.get_window_extent(renderer))) for _, t in texts]
+    for t, ext in boxes:
+        if not (canvas.x0 <= ext.x0 and ext.x1 <= canvas.x1):
+            faults.append(f"{t.get_text()!r} off the canvas sideways")
+        if not (canvas.y0 <= ext.y0 and ext.y1 <= canvas.y1):
+            faults.append(f"{t.get_text()!r} off the canvas at the top or bottom")
+    for (ta, ba), (tb, bb) in itertools.combinations(boxes, 2):
+        if ba.overlaps(bb):
+            faults.append(f"{ta.get_text()!r} overlaps {tb.get_text()!r}")
+    panels = [(ax, inner(ax.get_window_extent(renderer))) for ax in fig.axes]
+    for (owner, t), (_, ext) in zip(texts, boxes):
+        for ax, box in panels:
+            if ext.overlaps(box) and not (ax is owner and t in ax.texts):
+                faults.append(f"{t.get_text()!r} over panel {fig.axes.index(ax)}")
+    for (a, ba), (b, bb) in itertools.combinations(panels, 2):
+        if ba.overlaps(bb):
+            faults.append(f"panels {fig.axes.index(a)} and {fig.axes.index(b)} overlap")
+    return faults
+
+
+def _image_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+
+
+def _blank_bands(fig, dpi: int = 100) -> tuple[float, float]:
+    """Longest run of empty pixel rows and the empty height above and below the ink, inches."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(plot.to_png(fig, dpi=dpi))) as img:
+        a = np.asarray(img.convert("RGB")).astype(int)
+    ink = (a < 245).any(axis=2).any(axis=1)
+    longest = run = 0
+    for has_ink in ink:
+        run = 0 if has_ink else run + 1
+        longest = max(longest, run)
+    ys = np.nonzero(ink)[0]
+    return longest / dpi, (len(ink) - (ys.max() - ys.min() + 1)) / dpi
+
+
+def _check_paper_figure(fig, width: str, tmp_path, name: str) -> None:
+    """The checks every figure of this section passes (see the section's title)."""
+    w, h = fig.get_size_inches()
+    assert w == pytest.approx(plot.WIDTHS[width]), f"{name}: {w:.2f} in wide"
+    assert 0.5 <= h <= plot.MAX_ASPECT * plot.WIDTHS[width] + 0.01 and h <= 9.8 + 0.01, name
+    assert _layout_faults(fig) == [], name
+    for ax in _image_axes(fig):  # every title keeps its words, not only "…"
+        assert "span 0." in ax.get_title(), f"{name}: title {ax.get_title()!r}"
+    band, spare = _blank_bands(fig)  # the margins are 0.06 in above and below
+    assert band <= 0.2 and spare <= 0.25, f"{name}: empty band {band:.2f}, spare {spare:.2f} in"
+    pypdf = pytest.importorskip("pypdf")
+    path = plot.save(fig, tmp_path / f"{name}.pdf")
+    (page,) = pypdf.PdfReader(str(path)).pages
+    assert float(page.mediabox.width) == pytest.approx(w * 72, abs=1)
+    assert float(page.mediabox.height) == pytest.approx(h * 72, abs=1)
+    assert "span" in page.extract_text()  # text stays text: the PDF is vector
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+@pytest.mark.parametrize("aspect", ["1:20", "1:15", "1:4", "1:1", "4:1", "15:1", "20:1"])
+def test_overlay_at_any_aspect_lays_out_without_overlaps(
+    by_aspect, aspect, width, tmp_path
+) -> None:
+    e = by_aspect[aspect]
+    h, w = ASPECTS[aspect]
+    figures = {
+        "rank": plot.overlay(e, width=width),
+        "gain, ground truth": plot.overlay(e, 0, width=width, boxes=[(0, 0, w // 3, h // 3)]),
+    }
+    for name, fig in figures.items():
+        _check_paper_figure(fig, width, tmp_path, f"overlay {aspect} {width} {name}")
+        image, bar = fig.axes
+        renderer = fig.canvas.get_renderer()
+        ib, bb = image.get_window_extent(renderer), bar.get_window_extent(renderer)
+        # the bar beside the image, as long as the image is tall, or (a wide image: too short
+        # a bar for its label) below it, and never shorter than an inch
+        if bb.height > bb.width:
+            assert bb.x0 > ib.x1 and ib.y0 <= bb.y0 and bb.y1 <= ib.y1
+        else:
+            assert bb.y1 < ib.y0 and w / h >= 4
+        assert max(bb.width, bb.height) / fig.dpi >= 1.0
+        # the image fills the page's width or its height allowance: no panel shrunk for nothing
+        fw, fh = fig.get_size_inches()
+        assert ib.width / fig.dpi >= 0.6 * fw or ib.height / fig.dpi >= 0.6 * fh, name
+
+
+@pytest.mark.parametrize("aspect", ["1:20", "1:4", "1:1", "4:1", "15:1", "20:1"])
+def test_grid_at_any_aspect_lays_out_without_overlaps(by_aspect, aspect, tmp_path) -> None:
+    e = by_aspect[aspect]
+    for width in ("single", "double"):
+        fig = plot.grid([[e, e], [e, e]], ["eagle", "m"], ["scene 1", "scene 2"], width=width)
+        _check_paper_figure(fig, width, tmp_path, f"grid {aspect} {width}")
+        cells = _image_axes(fig)
+        assert [c.get_ylabel() for c in cells[::2]] == ["eagle", "m"]
+        assert cells[0].get_title().startswith("scene 1\nspan")
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_grid_of_mixed_aspects_letterboxes_every_cell_into_one_box(
+    by_aspect, width, tmp_path
+) -> None:
+    tall, photo, wide = by_aspect["1:15"], by_aspect["4:3"], by_aspect["20:1"]
+    table = [[tall, photo, photo], [photo, wide, tall]]
+    fig = plot.grid(table, ["method a", "b"], ["s1", "s2", "s3"], width=width)
+    _check_paper_figure(fig, width, tmp_path, f"grid mixed {width}")
+    renderer = fig.canvas.get_renderer()
+    cells = [c.get_window_extent(renderer) for c in _image_axes(fig)]
+    assert len(cells) == 6
+    # each image fills its cell's box across or down: columns share a width, a row a height
+    box_w = max(c.width for c in cells)
+    for r in (cells[:3], cells[3:]):
+        box_h = max(c.height for c in r)
+        for c in r:
+            assert c.width >= box_w - 2 or c.height >= box_h - 2, (c.width, c.height)
+    # the tall strip keeps a real size next to 4:3 photos (not a sliver) and stays taller
+    # than them; its title keeps its words
+    for strip in (cells[0], cells[5]):
+        assert strip.height >= max(cells[1].height, cells[3].height) - 2
+        assert strip.width / fig.dpi >= 0.1 and strip.height / fig.dpi >= 1.0
+    titles = [ax.get_title() for ax in _image_axes(fig)]
+    assert [t.split("\n")[0] for t in titles[:3]] == ["s1", "s2", "s3"]
+
+
+def test_a_one_character_row_label_lies_on_the_canvas_beside_its_row(expl) -> None:
+    fig = plot.grid({"m": [expl]})
+    assert _layout_faults(fig) == []
+    (cell,) = _image_axes(fig)
+    renderer = fig.canvas.get_renderer()
+    label = cell.yaxis.label.get_window_extent(renderer)
+    image = cell.get_window_extent(renderer)
+    assert cell.get_ylabel() == "m"
+    assert fig.bbox.x0 <= label.x0 and label.x1 <= image.x0  # left of the image, inside
+    assert image.y0 <= (label.y0 + label.y1) / 2 <= image.y1  # beside its row
+
+
+def test_a_wide_overlay_leaves_no_empty_height(by_aspect) -> None:
+    # before: 600×40 gave a figure with the colour bar past the image's end and empty height
+    fig = plot.overlay(by_aspect["15:1"])
+    renderer = fig.canvas.get_renderer()
+    content = fig.get_tightbbox(renderer)  # inches
+    assert fig.get_figheight() - content.height <= 0.2
+    image, bar = fig.axes
+    ib, bb = image.get_window_extent(renderer), bar.get_window_extent(renderer)
+    assert bb.y1 < ib.y0 and not bb.overlaps(ib) and ib.width / fig.dpi >= 3.0
+
+
+def test_long_labels_in_a_mixed_grid_wrap_or_cut_without_overlaps(by_aspect, odd) -> None:
+    e, strip = odd["long token"], by_aspect["1:20"]
+    fig = plot.grid([[e, strip], [strip, e]], [LONG, "m"], [LONG, "b"], tokens=0)
+    assert _layout_faults(fig) == []
+    first = _image_axes(fig)[0]
+    assert first.get_title().split("\n")[0].endswith("…") and "span 0." in first.get_title()
+    assert fig.ek_texts["rows"][0] == LONG and fig.ek_texts["cols"][0] == LONG

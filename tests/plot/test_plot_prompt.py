@@ -167,3 +167,103 @@ def test_text_only_page_shows_words_tokens_and_curves_and_grid_refuses(text_only
     assert "fraction of prompt spans" in page
     with pytest.raises(ValueError, match="prompt span features only"):
         ek.plot.grid([text_only])
+
+
+@pytest.fixture(scope="module")
+def caption() -> ek.Explanation:
+    """The caption prompt explained for two caption words ("yellow square"): the prompt
+    barely moves them (largest span gain ≈ +0.00015, measured), as a review reported."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+        scene = shapes.make_scene(7)
+        gen = model.generate(scene.image, shapes.CAPTION_PROMPT)
+        return ek.explain(
+            model,
+            scene.image,
+            prompt=shapes.CAPTION_PROMPT,
+            generation=gen,
+            regions="none",
+            text_regions="words",
+            targets=[8, 9],
+            search="exact",
+            progress=False,
+        )
+
+
+def _no_colours(fig, quantity: str) -> None:
+    """A faint prompt strip: no chip, muted words, no colour bar, the note instead."""
+    from matplotlib.colors import to_rgba
+
+    from eagle_kit.colors import PALETTE
+
+    assert fig.ek_faint
+    assert len(fig.axes) == 1  # the strip only: no colour bar
+    assert not _chips(fig)
+    words = [t for t in fig.axes[0].texts if (t.get_gid() or "").startswith("prompt-span-")]
+    assert words and all(t.get_color() == PALETTE["muted"] for t in words)
+    assert to_rgba(PALETTE["muted"]) != to_rgba("#000")
+    # the title does not claim colours the strip does not draw
+    title = " ".join(t.get_text() for t in fig.axes[0].texts if not t.get_gid())
+    assert "coloured by" not in title and "not coloured" in title.replace("\n", " "), title
+    notes = [t.get_text().replace("\n", " ") for t in fig.texts]
+    assert any(
+        f"the prompt barely moves {quantity}" in t
+        and f"largest span gain {fig.ek_max_gain:+.2g}" in t
+        and "under 0.01): no colours shown" in t
+        for t in notes
+    ), notes
+    svg = ek.plot.to_svg(fig)
+    assert ">gain in " not in svg and "rank value in [0, 1]" not in svg and "1 first" not in svg
+
+
+def test_a_prompt_that_barely_moves_the_tokens_is_drawn_without_colours(caption) -> None:
+    # gains of ±0.00015 used to be drawn at full saturation; below MIN_MAP_SPAN the strip
+    # says the prompt barely moves the quantity instead, as the image map does
+    gains = caption.text_values([8, 9], kind="gain")
+    objective = caption.text_values(None, kind="gain")
+    assert 0 < np.max(np.abs(gains)) < ek.explanation.MIN_MAP_SPAN
+    assert 0 < np.max(np.abs(objective)) < ek.explanation.MIN_MAP_SPAN
+    fig = ek.plot.prompt(caption, [8, 9], "gain")
+    assert fig.ek_max_gain == gains[np.argmax(np.abs(gains))]
+    _no_colours(fig, 'mean p("yellow" "square")')
+    # the rank view reads the objective F's curve: F barely moves either, so no rank colours
+    rank = ek.plot.prompt(caption)
+    assert rank.ek_kind == "rank"
+    np.testing.assert_allclose(rank.ek_values, caption.text_values())  # values still recorded
+    assert rank.ek_max_gain == objective[np.argmax(np.abs(objective))]
+    _no_colours(rank, 'F("yellow" "square")')
+
+
+def test_a_token_the_prompt_does_not_move_is_faint_next_to_one_it_does(joint) -> None:
+    # "yes" rests on "red" and "square" (span gains up to ≈ 0.38); " ." does not move at all
+    yes, dot = joint.text_values(0, kind="gain"), joint.text_values(1, kind="gain")
+    assert np.max(np.abs(yes)) > 0.1 and np.max(np.abs(dot)) < ek.explanation.MIN_MAP_SPAN
+    strong = ek.plot.prompt(joint, 0)
+    assert not strong.ek_faint and len(strong.axes) == 2  # strip and colour bar
+    assert len(_chips(strong)) == len(joint.text_spans)
+    assert strong.ek_max_gain == pytest.approx(float(yes[np.argmax(np.abs(yes))]))
+    assert "barely moves" not in " ".join(t.get_text() for t in strong.texts)
+    _no_colours(ek.plot.prompt(joint, 1), 'p(".")')
+    # the objective F moves with the prompt (span gains up to ≈ 0.19): rank colours shown
+    rank = ek.plot.prompt(joint)
+    assert not rank.ek_faint and len(rank.axes) == 2 and _chips(rank)
+
+
+def test_report_page_of_a_faint_prompt_says_so(caption, tmp_path) -> None:
+    page = report.write_report(tmp_path / "c.html", "t", report.explanation_page(caption))
+    text = page.read_text(encoding="utf-8")
+    # the rank strip and the targets' strip: each its note (and its title says so)
+    assert text.count("no colours shown") == 2 and text.count("not coloured") == 2
+    assert "rank value in [0, 1] (METHOD §5)</text>" not in text
+
+
+def test_prompt_html_colours_no_span_of_a_faint_prompt(caption, joint) -> None:
+    faint = caption.prompt_html([8, 9])
+    assert faint.count('class="ek-prompt-span"') == 4 and "background:" not in faint
+    assert "the prompt barely moves mean p(&quot;yellow&quot; &quot;square&quot;)" in faint
+    assert "under 0.01): no colours shown" in faint
+    assert "background:" not in caption.prompt_html() and "barely moves F(" in caption.prompt_html()
+    strong = joint.prompt_html(0)
+    assert strong.count("background:#") == 6 and "barely moves" not in strong
+    assert "ek-prompt-faint" in joint.prompt_html(1)  # " ." does not move with the prompt

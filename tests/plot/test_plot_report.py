@@ -224,10 +224,30 @@ def test_a_failing_cell_gives_one_line_naming_notebook_and_cell_and_keeps_the_re
     (line,) = ours
     assert "report_smoke.ipynb failed in cell 9 (In [8]): ValueError: planted failure" in line
     assert "second line" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "IPKernelApp" not in proc.stderr  # the kernel's log lines stay out of the terminal
     out = tmp_path / "out"
     assert (out / "report_smoke.ipynb").exists() and (out / "report_smoke.html").exists()
     assert (out / "figures" / "cell05-0.png").exists()  # what ran before the failure
     assert (out / "explanation.nc").exists()
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_a_target_the_answer_does_not_contain_is_bad_input_in_one_line(tmp_path) -> None:
+    # the answer ("the picture shows a red circle, …") has "triangle" but no "yellow": the
+    # notebook can only find out after generating, yet it is the user's input, not a failure
+    nb = HERE.parents[1] / "notebooks" / "02_word_level.ipynb"
+    proc = eagle_kit(
+        "report", str(nb), "-p", "targets", "[yellow, triangle]", "-o", "out", cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr  # no kernel log lines beside it
+    (line,) = lines
+    assert line.startswith("eagle-kit report: ") and "02_word_level.ipynb failed in cell" in line
+    assert "TargetError: Target 'yellow' is not a word or phrase of the answer" in line
+    assert "'triangle' (9)" in line  # the answer's words are listed
+    assert (tmp_path / "out" / "02_word_level.html").exists()  # the partial report is kept
 
 
 def _chromium():

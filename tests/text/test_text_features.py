@@ -78,25 +78,52 @@ def _expected_positions(model, chat_ids: list[int], prompt: str) -> list[list[in
     return [[starts[-1] + k] for k in range(len(words))]
 
 
-def _conversation(prompt: str, text_first: bool, video: bool = False) -> list[dict]:
+def _expected_split_positions(model, chat_ids: list[int], parts: list[str]) -> list[list[int]]:
+    """As :func:`_expected_positions` for a prompt in several text items: each item's words
+    are one run of ids, the runs in order (the last such sequence in the input)."""
+    end, found = len(chat_ids), []
+    for part in reversed(parts):
+        words = model.tokenizer(part, add_special_tokens=False)["input_ids"]
+        starts = [i for i in range(end - len(words) + 1) if chat_ids[i : i + len(words)] == words]
+        assert starts, f"the words of {part!r} are not one run in the input ids"
+        found.insert(0, [[starts[-1] + k] for k in range(len(words))])
+        end = starts[-1]
+    return [pos for run in found for pos in run]
+
+
+def _conversation(
+    prompt: str, text_first: bool, video: bool = False, split: int | None = None
+) -> list[dict]:
+    """The user turn: text then media (``text_first``), media then text, or with ``split``
+    (a character index of a space) the prompt's two halves around the media."""
     media = {"type": "video" if video else "image"}
+    if split is not None:
+        first, second = prompt[:split], prompt[split + 1 :]
+        content = [{"type": "text", "text": first}, media, {"type": "text", "text": second}]
+        return [{"role": "user", "content": content}]
     text = {"type": "text", "text": prompt}
     return [{"role": "user", "content": [text, media] if text_first else [media, text]}]
 
 
-def _check_family(model, family, reference_text, *, text_first: bool, video: bool = False):
+def _check_family(
+    model, family, reference_text, *, text_first: bool, video: bool = False, split=None
+):
     h, w = native_size(family)
     rng = np.random.default_rng(7)
     shape = (2, h, w, 3) if video else (h, w, 3)
     media = rng.integers(0, 256, shape, dtype=np.uint8)
-    conv = _conversation(PROMPT, text_first, video)
+    conv = _conversation(PROMPT, text_first, video, split)
     scorer = model.prepare(media, messages=conv, answer=ANSWER)
     feats = scorer.bind_text("words")
     # the mapping, checked independently
     chat = model.processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
     kw = {"videos": [media], "do_sample_frames": False} if video else {"images": [media]}
     ids = model.processor(text=[chat], return_tensors="pt", **kw)["input_ids"][0].tolist()
-    expected = _expected_positions(model, ids, PROMPT)
+    if split is None:
+        expected = _expected_positions(model, ids, PROMPT)
+    else:
+        expected = _expected_split_positions(model, ids, [PROMPT[:split], PROMPT[split + 1 :]])
+        assert feats.texts == PROMPT.split()  # offsets index the items joined by a space
     assert [p.tolist() for p in feats.positions] == expected
     for (a, b), pos in zip(feats.spans, feats.positions, strict=True):
         decoded = model.tokenizer.decode([ids[i] for i in pos])
@@ -148,6 +175,21 @@ def test_spans_before_the_image_keep_the_prefix_cache_exact(
     scorer, feats = _check_family(model, family, reference_text, text_first=True)
     if scorer._prefix is not None:
         assert scorer._prefix["cut"] <= feats.first_position
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_a_prompt_in_two_text_items_around_the_image(
+    family, text_tiny_model, reference_text
+) -> None:
+    # "is there a" <image> "red cat ?": the words of both items are features, scored as
+    # plain transformers scores the input with their tokens replaced
+    model = text_tiny_model(family)
+    split = PROMPT.index(" red")
+    scorer, feats = _check_family(model, family, reference_text, text_first=False, split=split)
+    assert scorer.metadata["prompt"] == PROMPT
+    chat = scorer.chat_text
+    assert chat.rindex("is there a") < chat.rindex("red cat ?")
 
 
 @pytest.mark.slow

@@ -267,5 +267,21 @@ def test_messages_with_the_text_before_the_image(model, image) -> None:
             ],
         }
     ]
-    with pytest.raises(ValueError, match="exactly one text item"):
-        ek.explain(model, image, messages=two, answer="yes", regions="none", text_regions="words")
+    # several text items: the spans index the items joined by a space (here q again); each
+    # word's tokens are found in its own item, around the image
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the image moves the targets")
+        split = ek.explain(
+            model, image, messages=two, answer="yes", regions="none", text_regions="words"
+        )
+    assert split.dataset.attrs["prompt"] == q
+    assert split.text_spans == expl.text_spans
+    chat = split.dataset.attrs["chat_text"]
+    assert chat.index("is there") < chat.index("<image>") < chat.index("a red triangle ?")
+    # "is", "there" sit before the image tokens, "a", "red", "triangle", "?" after them
+    scorer = model.prepare(image, messages=two, answer="yes")
+    feats = scorer.bind_text("words")
+    ids = scorer._text["input_ids"][0].tolist()
+    image_at = ids.index(model.image_token_id)
+    assert all(p < image_at for p in np.concatenate(feats.positions[:2]))
+    assert all(p > image_at for p in np.concatenate(feats.positions[2:]))

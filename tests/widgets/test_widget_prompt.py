@@ -167,3 +167,89 @@ def test_exported_page_links_the_prompt_view(joint, tmp_path: Path) -> None:
     assert f"anywidget:{prompt.model_id}" in group["members"]
     page = explorer.save_html(tmp_path / "joint.html").read_text()
     assert read_state(page)["models"][prompt.model_id]["state"]["spans"][3]["text"] == "red"
+
+
+@pytest.fixture(scope="module")
+def caption(model) -> ek.Explanation:
+    """The caption prompt explained for " yellow" " square" (tokens 8, 9): the prompt barely
+    moves them (largest span gain ≈ +0.00015, measured)."""
+    scene = shapes.make_scene(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gen = model.generate(scene.image, shapes.CAPTION_PROMPT)
+    return ek.explain(
+        model,
+        scene.image,
+        prompt=shapes.CAPTION_PROMPT,
+        generation=gen,
+        regions="none",
+        text_regions="words",
+        targets=[8, 9],
+        search="exact",
+        progress=False,
+    )
+
+
+def test_prompt_view_sends_the_threshold_and_the_gains_it_reads(caption, joint) -> None:
+    from eagle_kit.explanation import MIN_MAP_SPAN
+
+    view = PromptView(caption)
+    assert view.min_span == MIN_MAP_SPAN  # sent from Python, not a second constant
+    np.testing.assert_allclose(view.objective_gains, caption.text_values(kind="gain"))
+    assert view.objective_name == 'F("yellow" "square")'
+    assert view.tokens == list(caption.tokens)
+    # the objective F barely moves with the prompt: no colours, with or without the targets
+    assert 0 < np.max(np.abs(view.gains())) < MIN_MAP_SPAN and view.faint()
+    view.selected = [8, 9]
+    np.testing.assert_allclose(view.gains(), caption.text_values([8, 9], kind="gain"))
+    assert view.faint()
+    page = view.static_html()
+    assert "the prompt barely moves it (under 0.01): no colours" in page
+    assert 'the prompt barely moves mean p("yellow" "square")' in page  # the strip's note
+    assert '<g id="prompt-chip-' not in page  # no coloured chip in the static strip
+    # "yes" rests on "red" and "square" (span gains up to ≈ 0.38): coloured
+    strong = PromptView(joint, selected=[0])
+    assert np.max(np.abs(strong.gains())) > 0.1 and not strong.faint()
+    page = strong.static_html()
+    assert "barely moves" not in page and '<g id="prompt-chip-' in page
+    assert 'gain in p("yes") (probability)</text>' in page
+    strong.selected = [1]  # " ." does not move with the prompt at all
+    assert strong.faint() and "barely moves" in strong.static_html()
+
+
+def test_prompt_view_js_decides_faint_as_plot_prompt(caption, joint) -> None:
+    """prompt_view.js (promptColouring on the synced traits) colours exactly when
+    ek.plot.prompt does, and reads the same largest span gain."""
+    from test_widget_js_parity import PRELUDE, run_node
+
+    cases, expected = [], []
+    for expl, selections in ((caption, ([], [8, 9], [0], [12])), (joint, ([], [0], [1], [0, 1]))):
+        view = PromptView(expl)
+        for sel in selections:
+            cases.append(
+                {
+                    "tokenValues": view.token_values,
+                    "objective": view.objective,
+                    "objectiveGains": view.objective_gains,
+                    "selected": sel,
+                    "minSpan": view.min_span,
+                    "names": [view.tokens, sel, view.objective_name],
+                }
+            )
+            fig = ek.plot.prompt(expl, sel or None, "gain" if sel else "rank")
+            expected.append((fig.ek_faint, fig.ek_max_gain, fig.ek_kind))
+    script = (
+        PRELUDE
+        + "const { promptColouring, promptQuantity } = await import('./prompt_view.js');"
+        + "console.log(JSON.stringify(input.map((c) => {"
+        + " const s = promptColouring(c);"
+        + " return [s.faint, s.maxGain, s.kind, promptQuantity(...c.names)]; })));"
+    )
+    got = run_node(script, cases)
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[2] for g in got] == [e[2] for e in expected]
+    np.testing.assert_allclose([g[1] for g in got], [e[1] for e in expected], atol=1e-9)
+    assert [g[0] for g in got] == [True, True, False, True, False, False, True, False]
+    names = [g[3] for g in got]
+    assert names[:2] == ['F("yellow" "square")', 'mean p("yellow" "square")']
+    assert names[5] == 'p("yes")' and names[7] == 'mean p("yes" ".")'
