@@ -961,6 +961,8 @@ def tokens(
     fontsize: float = 8,
     legend: bool = True,
     title: str | None = None,
+    token_range: tuple[int, int] | None = None,
+    max_height: float = 9.0,
 ) -> Figure:
     """The answer as a strip of token chips coloured by their reading (METHOD §6).
 
@@ -973,7 +975,9 @@ def tokens(
     the neutral grey, with its own legend entry, never a colour of evidence. Target tokens
     are bold and underlined. Text on each chip is black or white, whichever contrasts more (WCAG ≥
     4.5:1, :func:`eagle_kit.colors.text_color_for`). Below the strip, a legend bar from
-    "prior" to "visual". Chips wrap onto as many lines as the width needs.
+    "prior" to "visual". Chips wrap onto as many lines as the width needs, up to
+    ``max_height``: a longer answer is cut after the last line that fits, and a note under the
+    strip names the tokens not shown and the ``token_range`` that draws them.
 
     Args:
         expl: the explanation.
@@ -981,11 +985,30 @@ def tokens(
         fontsize: chip text size in points.
         legend: draw the legend bar.
         title: replaces the default title.
+        token_range: ``(start, stop)`` token indices to draw (``stop`` excluded); default
+            every token.
+        max_height: the figure's largest height in inches (a page's text height is ~9 in).
 
     Returns:
-        The figure; ``fig.axes[0]`` holds the strip, ``fig.axes[1]`` the legend bar.
+        The figure; ``fig.axes[0]`` holds the strip, ``fig.axes[1]`` the legend bar;
+        ``fig.ek_shown`` is the ``(start, stop)`` of the tokens drawn.
+
+    Raises:
+        ValueError: ``token_range`` outside ``0 … n_tokens`` or empty; ``max_height`` too
+            small for one line of chips.
     """
     _check(expl)
+    n_tokens = len(expl.tokens)
+    start, stop = (0, n_tokens) if token_range is None else token_range
+    if not (
+        isinstance(start, (int, np.integer))
+        and isinstance(stop, (int, np.integer))
+        and 0 <= start < stop <= n_tokens
+    ):
+        raise ValueError(
+            f"token_range must be (start, stop) with 0 <= start < stop <= {n_tokens} (the "
+            f"answer's tokens); got {token_range!r}."
+        )
     _matplotlib()
     from matplotlib.patches import FancyBboxPatch
 
@@ -1010,8 +1033,8 @@ def tokens(
     line_h = fontsize / 72.0 * 2.0
     lines: list[list[tuple[int, float]]] = [[]]
     x = margin
-    for i, word in enumerate(words):
-        cw = _text_width(word, fontsize, i in targets) + 2 * pad
+    for i in range(int(start), int(stop)):
+        cw = _text_width(words[i], fontsize, i in targets) + 2 * pad
         if lines[-1] and x + cw > w_in - margin:
             lines.append([])
             x = margin
@@ -1023,10 +1046,28 @@ def tokens(
             if split
             else "tokens coloured by visual reliance I_t (METHOD §6); framed bold = targets"
         )
+        if (start, stop) != (0, n_tokens):
+            title += f" (tokens {start}–{stop - 1} of {n_tokens})"
     title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
     title_h = 0.08 + 0.14 * len(title_lines)
-    strip_h = len(lines) * line_h
     legend_h = 0.5 if legend else 0.0
+    note_h = 0.34  # two lines of 7 pt
+    fit = int((max_height - title_h - legend_h - 0.05 - note_h) // line_h)
+    cut_note = None
+    if len(lines) > fit:
+        if fit < 1:
+            raise ValueError(
+                f"max_height={max_height} in leaves no room for a line of chips; give at least "
+                f"{title_h + legend_h + 0.05 + note_h + line_h:.2f} in."
+            )
+        lines = lines[:fit]
+        hidden = lines[-1][-1][0] + 1
+        cut_note = (
+            f"tokens {hidden}–{stop - 1} not shown (height capped at {max_height:g} in):\n"
+            f"pass token_range=({hidden}, {stop}) to draw them"
+        )
+    shown = (int(start), int(lines[-1][-1][0]) + 1)
+    strip_h = len(lines) * line_h + (note_h if cut_note else 0.0)
     h_in = title_h + strip_h + legend_h + 0.05
     with style():
         fig = _new_figure(w_in, h_in / w_in, layout=None)
@@ -1071,6 +1112,17 @@ def tokens(
             va="center",
             fontsize=STYLE["axes.titlesize"],
         )
+        if cut_note:
+            ax.text(
+                margin,
+                title_h + len(lines) * line_h + note_h * 0.5,
+                cut_note,
+                ha="left",
+                va="center",
+                fontsize=7,
+                color=PALETTE["muted"],
+                gid="tokens-cut-note",
+            )
         if legend and split:
             _modality_legend(fig, 0.06 / h_in, ["visual", "prompt", "prior", "mixed", "n/a"])
         elif legend:  # room for the "prior" and "visual" labels on either side
@@ -1080,6 +1132,7 @@ def tokens(
             if "n/a" in mod:
                 _modality_legend(fig, 0.02 / h_in, ["n/a"])
         _finish(fig)
+    fig.ek_shown = shown  # type: ignore[attr-defined]
     return fig
 
 
@@ -1705,9 +1758,12 @@ def prompt(
     width: str | float = "double",
     fontsize: float = 8,
     title: str | None = None,
+    max_height: float = 9.0,
 ) -> Figure:
     """The prompt as a strip of its span features coloured by value, with a colour bar
-    (or a note that the prompt barely moves the quantity: then no colours).
+    (or a note that the prompt barely moves the quantity: then no colours). A prompt too
+    long for ``max_height`` inches is cut after the last line that fits, with a note naming
+    the spans not shown (``fig.ek_values`` still holds every span's value).
 
     For explanations made with ``ek.explain(..., text_regions=...)``: each prompt span
     (word, sentence or your span) is a chip coloured by :meth:`Explanation.text_values` —
@@ -1735,6 +1791,7 @@ def prompt(
         width: ``"single"``, ``"double"`` or inches.
         fontsize: chip text size in points.
         title: replaces the default title (what the colours show).
+        max_height: the figure's largest height in inches.
 
     Returns:
         The figure; ``fig.axes[0]`` holds the strip (each chip's text has the ``gid``
@@ -1819,8 +1876,19 @@ def prompt(
             )
     title_lines = _wrap(title, STYLE["axes.titlesize"], w_in - 2 * margin)
     title_h = 0.08 + 0.14 * len(title_lines)
-    strip_h = len(lines) * line_h
     legend_h = 0.55
+    note_h = 0.2
+    fit = max(1, int((max_height - title_h - legend_h - 0.05 - note_h) // line_h))
+    cut_note = None
+    if len(lines) > fit:
+        lines = lines[:fit]
+        drawn = [pieces[i][1] for line in lines for i, _ in line if pieces[i][1] >= 0]
+        first_hidden = (max(drawn) + 1) if drawn else 0
+        cut_note = (
+            f"prompt spans {first_hidden}–{len(values) - 1} not shown (height capped at "
+            f"{max_height:g} in)"
+        )
+    strip_h = len(lines) * line_h + (note_h if cut_note else 0.0)
     h_in = title_h + strip_h + legend_h + 0.05
     with style():
         fig = _new_figure(w_in, h_in / w_in, layout=None)
@@ -1867,6 +1935,17 @@ def prompt(
             va="center",
             fontsize=STYLE["axes.titlesize"],
         )
+        if cut_note:
+            ax.text(
+                margin,
+                title_h + len(lines) * line_h + note_h * 0.5,
+                cut_note,
+                ha="left",
+                va="center",
+                fontsize=7,
+                color=PALETTE["muted"],
+                gid="prompt-cut-note",
+            )
         if faint:
             note = faint_prompt_note(expl.map_info(tokens, kind="gain").quantity, max_gain)
             fig.text(
