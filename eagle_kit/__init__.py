@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 from . import baselines, metrics
 from .api import explain, score_order, score_saliency
+from .errors import InputError
 from .explanation import Explanation, load_explanation
 from .images import NativeSizeWarning, load_frames, load_image, native_image
 from .regions import RegionSet, segment
@@ -59,6 +60,7 @@ __all__ = [
     "native_image",
     "set_threads",
     "NativeSizeWarning",
+    "InputError",
     "load_frames",
     "metrics",
     *_LAZY,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .explanation import Explanation, _attr, build_dataset
 from .images import as_media, fill_image, fill_name
 from .regions import RegionSet, segment
@@ -35,23 +36,23 @@ def _check_features(
     """Check the feature options of ``explain``/``score_order``; True for prompt spans only.
 
     Raises:
-        ValueError: an unknown ``regions`` string, ``regions='none'`` without
+        InputError (a ValueError): an unknown ``regions`` string, ``regions='none'`` without
             ``text_regions``, or ``text_baseline`` without ``text_regions``.
     """
     text_only = isinstance(regions, str) and regions == "none"
     if isinstance(regions, str) and not text_only:
         segment_hint = "None (segment the image), " if allow_none else ""
-        raise ValueError(
+        raise InputError(
             f"regions={regions!r} is not understood: pass a RegionSet, a label map, "
             f"{segment_hint}or 'none' (no image regions, with text_regions=...)."
         )
     if text_only and text_regions is None:
-        raise ValueError(
+        raise InputError(
             "regions='none' leaves no feature to explain or order; add text_regions='words' (or "
             "'sentences', or [(start, end), ...]) to work on the prompt alone."
         )
     if text_baseline is not None and text_regions is None:
-        raise ValueError(
+        raise InputError(
             "text_baseline only applies with text_regions=...; remove it or add text_regions."
         )
     return text_only

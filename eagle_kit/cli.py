@@ -434,8 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         "HTML, figures, explanations, metrics.json",
         description="Exit codes: 0 done, 1 a cell failed (one-line error naming the notebook "
         "and cell; the partial report is kept), 2 bad input: a parameter the notebook does not "
-        "have or of the wrong type (before anything runs), or a target the answer does not "
-        "contain (one line listing the answer's words; the partial report is kept).",
+        "have or of the wrong type (before anything runs), -o naming a file, or a value a cell "
+        "refused as input (a target the answer does not contain, text_baseline without "
+        "text_regions, a missing model folder: one line; the partial report is kept).",
     )
     rp.add_argument("notebook", help="a notebook with a cell tagged 'parameters'")
     rp.add_argument(

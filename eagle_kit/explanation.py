@@ -193,6 +193,11 @@ class MapInfo:
         image_max_gain_region: the image region where that step happens (``-1`` if none).
         max_gain_feature: what holds ``max_gain``, e.g. ``'region 3'`` or
             ``'prompt span "red"'``.
+        image_span: joint explanations: how much the image regions move the quantity — the
+            sum of ``|step|`` over the image regions' steps along the shared order (the
+            prompt spans' steps excluded); ``None`` without text features. Below
+            :data:`MIN_MAP_SPAN` the image map is not drawn even when a prompt word makes
+            ``span`` large.
     """
 
     kind: str
@@ -206,6 +211,7 @@ class MapInfo:
     image_max_gain: float | None = None
     image_max_gain_region: int = -1
     max_gain_feature: str = ""
+    image_span: float | None = None
 
     @property
     def total(self) -> float:
@@ -214,7 +220,11 @@ class MapInfo:
 
     @property
     def shown(self) -> bool:
-        """``False`` when the span is below :data:`MIN_MAP_SPAN`: views draw no map then."""
+        """``False`` when the image barely moves the quantity — the span, and for joint
+        explanations the image regions' own :attr:`image_span`, below :data:`MIN_MAP_SPAN`:
+        views draw no map then."""
+        if self.image_span is not None and self.image_span < MIN_MAP_SPAN:
+            return False
         return self.span >= MIN_MAP_SPAN
 
     @property
@@ -235,6 +245,12 @@ class MapInfo:
     def caption(self) -> str:
         """One sentence: which map, its units, and the effect size (span)."""
         if not self.shown:
+            if self.image_span is not None and self.span >= MIN_MAP_SPAN:
+                return (
+                    f"The image barely moves {self.quantity} (its regions' steps add up to "
+                    f"{self.image_span:.3f} < {MIN_MAP_SPAN:g}; the prompt spans make the rest "
+                    f"of the span {self.span:.3f}): no map shown."
+                )
             return (
                 f"The image barely moves {self.quantity} (span {self.span:.3f} < "
                 f"{MIN_MAP_SPAN:g}): no map shown."
@@ -661,10 +677,11 @@ class Explanation:
         top = int(np.argmax(np.abs(gains))) if len(gains) else 0
         top_region = int(self.order[top]) if len(gains) else -1
         kinds = self.region_kind
-        image_gain, image_region, feature = None, -1, ""
+        image_gain, image_region, feature, image_span = None, -1, "", None
         if len(gains) and np.any(kinds == "text"):
             # joint image + prompt features: the image map's scale is over image regions only
             is_image = kinds[self.order[: len(gains)]] == "image"
+            image_span = float(np.sum(np.abs(gains[is_image])))
             if is_image.any():
                 ranks = np.flatnonzero(is_image)
                 r = int(ranks[np.argmax(np.abs(gains[ranks]))])
@@ -688,6 +705,7 @@ class Explanation:
             image_max_gain=image_gain,
             image_max_gain_region=image_region,
             max_gain_feature=feature,
+            image_span=image_span,
         )
 
     @property

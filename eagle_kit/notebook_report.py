@@ -66,9 +66,10 @@ class NotebookFailed(RuntimeError):
         execution_count: its ``In [n]`` number, or None.
         error: ``"ExceptionName: first line of the message"``.
         result: the partial :class:`ReportResult` (files written before the error).
-        input_error: the cell refused a parameter's value that only the run could check (a
-            target the answer does not contain: :class:`eagle_kit.targets.TargetError`);
-            ``eagle-kit report`` exits with 2 (bad input) rather than 1.
+        input_error: the cell refused a parameter's value that only the run could check —
+            an :class:`eagle_kit.errors.InputError` (e.g. a target the answer does not
+            contain, ``text_baseline`` without ``text_regions``) or a missing file or model
+            folder; ``eagle-kit report`` exits with 2 (bad input) rather than 1.
     """
 
     def __init__(
@@ -83,7 +84,8 @@ class NotebookFailed(RuntimeError):
         self.error, self.result = error, result
         self.input_error = error.split(":", 1)[0] in INPUT_ERRORS
         where = f"cell {cell}" + (f" (In [{execution_count}])" if execution_count else "")
-        super().__init__(f"{notebook} failed in {where}: {error}")
+        what = "refused its input" if self.input_error else "failed"  # bad input, or a failure
+        super().__init__(f"{notebook} {what} in {where}: {error}")
 
 
 @dataclass
@@ -399,8 +401,15 @@ def _metrics(folder: Path, explanations: list[Path]) -> Path | None:
     return write_json(target, data)
 
 
-# exceptions raised in a cell that mean "this parameter does not fit this input"
-INPUT_ERRORS = ("TargetError", "TargetIndexError")
+# exceptions raised in a cell that mean "a parameter does not fit this input" (exit 2):
+# eagle_kit.errors.InputError and its subclasses, and a path that does not exist
+INPUT_ERRORS = (
+    "InputError",
+    "TargetError",
+    "TargetIndexError",
+    "FileNotFoundError",
+    "NotADirectoryError",
+)
 # the kernel's own log lines (e.g. "Kernel is running over TCP without encryption", or
 # "KeyboardInterrupt caught" at shutdown) would reach the terminal beside the one-line error;
 # a cell's own errors and outputs are kept in the executed notebook either way
@@ -443,6 +452,10 @@ def run_report(
     if not src.is_file():
         raise FileNotFoundError(f"No notebook at '{notebook}'.")
     folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(
+            f"The report folder '{out}' is a file; give -o a folder (it is created if missing)."
+        )
     params = dict(parameters or {})
     check_parameters(src, params)
     folder.mkdir(parents=True, exist_ok=True)

@@ -551,11 +551,13 @@ def _draw_map(
         mappable = ax.imshow(m, cmap=cmap, norm=norm, alpha=alpha, zorder=2)
     else:
         ax.imshow(_grey(image), zorder=1, alpha=0.6)
+        moved = info.span if info.image_span is None else min(info.span, info.image_span)
+        by = "span" if info.image_span is None else "image regions"
         ax.text(
             0.5,
             0.5,
-            f"the image barely moves\n{_short(info.quantity, 24)}\n(span {info.span:.3f} < {MIN_MAP_SPAN:g}):\n"
-            "no map drawn",
+            f"the image barely moves\n{_short(info.quantity, 24)}\n({by} {moved:.3f} < "
+            f"{MIN_MAP_SPAN:g}):\nno map drawn",
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -667,10 +669,10 @@ def _check_masks(masks: Any, shape: tuple[int, int]) -> np.ndarray | None:
 
 def _map_title(info: MapInfo, *, short: bool = True) -> str:
     name = "Rank map" if info.kind == "rank" else "Gain map"
-    return (
-        f"{name} · {_short(info.quantity) if short else info.quantity}\n"
-        f"span {info.span:.3f} (black {info.black:.2f} → full {info.full:.2f})"
-    )
+    moves = f"span {info.span:.3f} (black {info.black:.2f} → full {info.full:.2f})"
+    if info.image_span is not None:  # joint: what the image regions themselves move
+        moves = f"image regions move it {info.image_span:.3f} of span {info.span:.3f}"
+    return f"{name} · {_short(info.quantity) if short else info.quantity}\n{moves}"
 
 
 # -- the figures ---------------------------------------------------------------------------
@@ -1359,119 +1361,298 @@ def _as_rows(
     return table, [str(r) for r in rows], [str(c) for c in cols]
 
 
-def _row_label(label: str, height: float, size: float) -> tuple[str, bool, float]:
-    """A row label as drawn beside a row ``height`` inches tall: ``(text, flat, width)``,
-    written up the row (wrapped to its height) or, when the row is too short for that,
-    across (at most 1 inch wide, wrapped to the row's height); ``width`` in inches, with
-    the gap to the cells."""
-    if height >= 0.6 or _text_width(label, size, False) <= height:
-        text = _fit(label, size, max(height, 0.3), max_lines=3)
-        return text, False, _lines_height(text, size) + 3 / 72
-    lines = max(1, min(3, int(height / _lines_height("x", size) + 0.5)))
-    text = _fit(label, size, 1.0, max_lines=lines)
+#: a cell drawn less than this on its short side (inches) is hard to read: grid widens its
+#: column or row where the others can spare it, and warns when even so it stays smaller
+READABLE = 0.25
+_LABEL_SHARE = 0.3  # row labels may take up to this share of the figure's width
+_LABEL_LINES = 4  # lines of a row label before it is cut (unless cutting makes it ambiguous)
+
+
+def _balanced(text: str, size: float, room: float) -> list[str]:
+    """``text`` wrapped at spaces to at most ``room`` inches, as few lines as that allows and
+    each as narrow as that number of lines allows (no long line over a one-word line)."""
+    lines = _wrap(text, size, room)
+    lo = max(_text_width(w, size, False) for w in text.split() or [""])
+    hi = room
+    if len(lines) < 2 or lo >= hi:
+        return lines
+    for _ in range(12):  # narrowest width giving the same number of lines
+        mid = (lo + hi) / 2
+        if len(_wrap(text, size, mid)) <= len(lines):
+            hi = mid
+        else:
+            lo = mid
+    return _wrap(text, size, hi)
+
+
+def _broken(word: str, size: float, room: float) -> list[str]:
+    """``word`` broken into pieces at most ``room`` inches wide (nothing cut)."""
+    out = [""]
+    for ch in word:
+        if out[-1] and _text_width(out[-1] + ch, size, False) > room:
+            out.append("")
+        out[-1] += ch
+    return out
+
+
+def _row_label(label: str, size: float, room: float, *, whole: bool = False) -> str:
+    """A row label written across, wrapped at spaces onto lines at most ``room`` inches
+    wide; a word longer than that is cut with "…", and at most ``_LABEL_LINES`` lines are
+    kept, unless ``whole``: then long words are broken and every line kept (nothing lost)."""
+    lines: list[str] = []
+    for line in _balanced(label, size, room):
+        if _text_width(line, size, False) <= room:
+            lines.append(line)
+        elif whole:
+            lines += _broken(line, size, room)
+        else:
+            lines.append(_ellipsize(line, size, room))
+    if len(lines) > _LABEL_LINES and not whole:
+        last = _ellipsize(lines[_LABEL_LINES - 1] + " …", size, room)
+        lines = [*lines[: _LABEL_LINES - 1], last]
+    return "\n".join(lines)
+
+
+def _row_labels(
+    labels: list[str], heights: list[float], size: float, room: float
+) -> tuple[list[str], bool]:
+    """The row labels as drawn and whether they are written up their rows (else across).
+
+    Up the row when every row is tall enough to hold its label in full in two lines (the
+    narrowest choice); otherwise all across, wrapped to ``room`` inches (rows grow to hold
+    them). Labels that differ are never drawn alike: such labels are kept whole."""
+    up = [_fit(lab, size, h, max_lines=2) if h >= 0.6 else None for lab, h in zip(labels, heights)]
+    if all(t is not None and t.split() == lab.split() for t, lab in zip(up, labels) if lab):
+        return [t or "" for t in up], False
+    shown = [_row_label(lab, size, room) if lab else "" for lab in labels]
+    for i, lab in enumerate(labels):
+        twins = [j for j, t in enumerate(shown) if t == shown[i] and labels[j] != lab]
+        for j in [i, *twins] if twins else []:
+            shown[j] = _row_label(labels[j], size, room, whole=True)
+    return shown, True
+
+
+def _label_size(text: str, size: float, flat: bool) -> tuple[float, float]:
+    """``(width, height)`` in inches a row label takes beside its row, with its gap to the
+    cells (``flat``: written across; else up the row)."""
+    if not text:
+        return 0.0, 0.0
     widest = max(_text_width(t, size, False) for t in text.split("\n"))
-    return text, True, widest + 4 / 72
+    if flat:
+        return widest + 4 / 72, _lines_height(text, size)
+    return _lines_height(text, size) + 3 / 72, widest
+
+
+def _share(widths: np.ndarray, need: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``widths`` with the columns short of ``need`` widened, the width taken from the other
+    columns as far as they stay at least ``keep`` (and their own need); the sum is kept."""
+    w = widths.astype(float).copy()
+    short = need > w + 1e-9
+    spare = np.where(short, 0.0, np.clip(w - np.maximum(keep, need), 0.0, None))
+    extra = float((need - w)[short].sum())
+    give = min(extra, float(spare.sum()))
+    if give > 0:
+        w[~short] -= spare[~short] * give / spare.sum()
+        w[short] += (need - w)[short] * give / extra
+    return w
 
 
 def _lay_out_grid(
     fig: Figure,
     axes: list[list[Axes]],
     aspects: np.ndarray,
-    titles: list[list[str]],
+    col_labels: list[str],
+    stats: list[list[str]],
     row_labels: list[str],
     bar: _BarPlan,
     mappable: Any,
-) -> None:
-    """Size ``fig`` (its width kept, at most :data:`MAX_ASPECT` × width tall) and place the
-    cells so that nothing overlaps: the cells of a row share one box (all columns as wide)
-    and each image is fitted into it (letterboxed). A row's box is as tall as its tallest
-    image needs, but no taller than the geometric mean of that image's aspect and the row's
-    median one: a 1:15 strip next to 4:3 photos gets about a photo's area, not a sliver,
-    and does not stretch the row 15 widths tall. Titles wrap to the box, row labels to its
-    height, in a column of their own; the shared colour bar stands beside the cells, or
-    lies below them when beside them it would be shorter than ``_MIN_BAR``."""
+) -> np.ndarray:
+    """Size ``fig`` (its width kept, at most :data:`MAX_ASPECT` × width tall, as tall as its
+    content) and place the cells so that nothing overlaps; return each cell's drawn image
+    size, ``(n_rows, n_cols, 2)`` (width, height) in inches.
+
+    ``aspects``: each cell's image height / width. Columns share the width in proportion
+    to the square root of their widest image's width / height (so images of any aspect get
+    about the same area: a column of 20:1 strips is wider than one of photos, which is
+    wider than one of 1:15 strips), at least as wide as their titles' "span"/"σ" lines. A
+    column whose image would be drawn less than :data:`READABLE` on its short side is
+    widened to reach it as far as the other columns can spare (each keeps at least half its
+    share). A row is as tall as its images need, fitted (letterboxed) into their columns,
+    but an image no taller than an image of the same area would be (a tall strip beside
+    photos does not stretch its row), unless it needs more to be :data:`READABLE` wide; and
+    at least as tall as its row label. Pages too tall for :data:`MAX_ASPECT` lower every
+    row and narrow each column to what its images then need. Titles wrap to their column;
+    row labels are written up their rows when every row holds its label that way, else
+    across, wrapped at spaces to at most ``_LABEL_SHARE`` of the width. The shared colour
+    bar stands beside the cells, or lies below them when beside them it would be shorter
+    than ``_MIN_BAR``."""
     width = fig.get_figwidth()
     n_r, n_c = aspects.shape
-    # height / width of each row's box
-    row_aspect = [float(min(a.max(), np.sqrt(a.max() * np.median(a)))) for a in aspects]
     t_size, l_size = 7.0, STYLE["axes.labelsize"]
     gaps = (n_c - 1) * _GAP
+    weight = np.sqrt(1.0 / aspects).max(axis=0)  # equal area: width ∝ 1 / sqrt(aspect)
+    # a column shows its "span ..." and "σ = ... px" lines uncut and unbroken
+    floor = np.array(
+        [
+            max(_text_width(ln, t_size, False) for s in col for ln in s.split("\n")) + 0.06
+            for col in zip(*stats)
+        ]
+    )
+    readable = (READABLE / np.minimum(aspects, 1.0)).max(axis=0)
+    words = [w for lab in row_labels for w in lab.split()]
+    longest_word = max((_text_width(w, l_size, False) for w in words), default=0.0)
 
-    def title_room(cw: float) -> list[float]:
-        """Height of each row's titles wrapped to cells ``cw`` inches wide, with the pad."""
+    def label_room(side: float) -> float:
+        """Width row labels may wrap to: up to ``_LABEL_SHARE`` of the figure, less when the
+        columns need that width for their titles (but never less than the longest word)."""
+        spare = width - 2 * _MARGIN - side - gaps - float(floor.sum()) - 4 / 72
+        return min(_LABEL_SHARE * width - 4 / 72, max(longest_word, spare))
+
+    def title(i: int, j: int, cw: float) -> str:
+        head = f"{col_labels[j]}\n" if i == 0 and col_labels[j] else ""
+        return _fit(head + stats[i][j], t_size, cw - 0.05, max_lines=6)
+
+    def title_room(cw: np.ndarray) -> list[float]:
+        """Height of each row's titles wrapped to the columns, with the pad."""
         return [
-            max(_lines_height(_fit(t, t_size, cw - 0.05), t_size) for t in row) + _TITLE_PAD / 72
-            for row in titles
+            max(_lines_height(title(i, j, cw[j]), t_size) for j in range(n_c)) + _TITLE_PAD / 72
+            for i in range(n_r)
         ]
 
-    def cells(left: float, side: float, under: float) -> tuple[float, list[float], list[float]]:
-        """Cell width, title heights and row heights when the row labels take ``left``, the
-        bar ``side`` beside or ``under`` below the cells (inches)."""
-        cw = (width - 2 * _MARGIN - left - side - gaps) / n_c
+    def row_heights(cw: np.ndarray, scale: float, labels_h: list[float]) -> list[float]:
+        """Each row's height: its images fitted to their columns, none taller than an image
+        of the same area (``scale`` squared) nor a tall strip taller than both the row's
+        median image and what it needs to be readable wide; at least its label's height."""
+        across = cw * aspects  # each image as wide as its column
+        equal = np.minimum(across, scale * np.sqrt(aspects))
+        readable = READABLE * np.maximum(aspects, 1.0)  # short side READABLE
+        fitted = np.maximum(equal, np.minimum(across, readable))
+        typical = np.median(equal, axis=1, keepdims=True)
+        tall = np.minimum(fitted, np.maximum(typical, readable))
+        fitted = np.where(aspects > 1.0, tall, fitted)
+        return [max(h, lh) for h, lh in zip(fitted.max(axis=1), labels_h)]
+
+    def cells(
+        left: float, side: float, under: float, labels_h: list[float]
+    ) -> tuple[np.ndarray, list[float], list[float]]:
+        """Column widths, title heights and row heights when the row labels take ``left``,
+        the bar ``side`` beside or ``under`` below the cells (inches)."""
+        avail = max(width - 2 * _MARGIN - left - side - gaps, 0.1 * n_c)
+        cw = _share(avail * weight / weight.sum(), floor, floor)
+        scale = avail / weight.sum()  # sqrt of the area every image would get
+        cw = _share(cw, np.maximum(floor, readable), np.maximum(floor, 0.5 * cw))
         tops = title_room(cw)
-        heights = [cw * a for a in row_aspect]
-        for _ in range(2):
+        heights = row_heights(cw, scale, labels_h)
+        for _ in range(3):
             room = MAX_ASPECT * width - 2 * _MARGIN - sum(tops) - (n_r - 1) * _GAP - under
-            if sum(heights) <= room:
+            if sum(heights) <= room + 1e-6:
                 break
-            # too tall for the page: lower boxes, and cells no wider than their images need
-            heights = [h * room / sum(heights) for h in heights]
-            need = max(min(cw, h / a) for h, row in zip(heights, aspects) for a in row)
-            cw = max(need, min(cw, 0.75))  # room for a title of real words
+            # too tall for the page: lower rows (not below their labels), and columns no
+            # wider than their images then need
+            free = sum(h for h, lh in zip(heights, labels_h) if h > lh)
+            fixed = sum(heights) - free
+            f = max(room - fixed, 0.1 * n_r) / max(free, 1e-9)
+            heights = [h * f if h > lh else h for h, lh in zip(heights, labels_h)]
+            heights = [max(h, lh) for h, lh in zip(heights, labels_h)]
+            drawn = np.minimum(cw[None, :], np.array(heights)[:, None] / aspects)
+            cw = np.maximum(drawn.max(axis=0), np.minimum(cw, floor))
             tops = title_room(cw)
         return cw, tops, heights
 
     left, side, under = 0.0, bar.side(2.0), 0.0
-    cw, tops, heights = cells(left, side, under)
+    labels_h = [0.0] * n_r
+    cw, tops, heights = cells(left, side, under, labels_h)
     # decided once (the bar's place must not flip between the passes below)
     vertical = 0.9 * (sum(heights) + sum(tops[1:]) + (n_r - 1) * _GAP) >= _MIN_BAR
     side = side if vertical else 0.0
     length = 0.0
+    shown, flat = _row_labels(row_labels, heights, l_size, label_room(side))
     for _ in range(3):  # texts wrap to the boxes, whose size depends on the texts' room
-        cw, tops, heights = cells(left, side, under)
+        sizes = [_label_size(t, l_size, flat) for t in shown]
+        left = max(w for w, _ in sizes)
+        labels_h = [h if flat else 0.0 for _, h in sizes]
+        cw, tops, heights = cells(left, side, under, labels_h)
         if vertical:  # its label may use the whole height: nothing else is in its column
             side = bar.side(sum(tops) + sum(heights) + (n_r - 1) * _GAP - 0.04)
         else:
-            length = min(n_c * cw + gaps, max(0.9 * (n_c * cw + gaps), 1.6))
+            length = min(cw.sum() + gaps, max(0.9 * (cw.sum() + gaps), 1.6))
             under = bar.under(length)
-        shown = [_row_label(r, h, l_size) for r, h in zip(row_labels, heights) if r]
-        left = max((w for _, _, w in shown), default=0.0)
-    cw, tops, heights = cells(left, side, under)
+        # the rows and the bar may have changed: the labels' way and room with them
+        shown, flat = _row_labels(row_labels, heights, l_size, label_room(side))
+    sizes = [_label_size(t, l_size, flat) for t in shown]
+    left = max(w for w, _ in sizes)
+    labels_h = [h if flat else 0.0 for _, h in sizes]
+    cw, tops, heights = cells(left, side, under, labels_h)
     if not vertical:
-        length = min(n_c * cw + gaps, max(0.9 * (n_c * cw + gaps), 1.6))
+        length = min(cw.sum() + gaps, max(0.9 * (cw.sum() + gaps), 1.6))
     height = 2 * _MARGIN + sum(tops) + sum(heights) + (n_r - 1) * _GAP + under
     fig.set_size_inches(width, height)
-    x0 = (width - (left + n_c * cw + gaps + side)) / 2 + left  # the cells' left edge
+    x0 = (width - (left + cw.sum() + gaps + side)) / 2 + left  # the cells' left edge
+    xs = x0 + np.concatenate([[0.0], np.cumsum(cw + _GAP)[:-1]])
     y = height - _MARGIN
     from matplotlib.transforms import blended_transform_factory
 
     for i, row in enumerate(axes):
         y -= tops[i] + heights[i]
         for j, ax in enumerate(row):
-            _place(fig, ax, (x0 + j * (cw + _GAP), y, cw, heights[i]))
+            _place(fig, ax, (xs[j], y, cw[j], heights[i]))
             ax.set_anchor("C")
-            ax.set_title(_fit(titles[i][j], t_size, cw - 0.05), fontsize=t_size, pad=_TITLE_PAD)
-        if row_labels[i]:
+            ax.set_title(title(i, j, cw[j]), fontsize=t_size, pad=_TITLE_PAD)
+        if shown[i]:
             ax = row[0]
-            text, flat, _ = _row_label(row_labels[i], heights[i], l_size)
-            if flat:  # a short row: the label reads across, right-aligned to the cells
-                ax.set_ylabel(text, fontsize=l_size, rotation=0, ha="right", va="center")
+            if flat:  # written across, right-aligned to the cells
+                ax.set_ylabel(shown[i], fontsize=l_size, rotation=0, ha="right", va="center")
             else:
-                ax.set_ylabel(text, fontsize=l_size)
+                ax.set_ylabel(shown[i], fontsize=l_size)
             # in the labels' own column, right next to the cells, centred on the row
             at = blended_transform_factory(fig.transFigure, ax.transAxes)
             ax.yaxis.set_label_coords((x0 - 2 / 72) / width, 0.5, transform=at)
         y -= _GAP
     cells_top = height - _MARGIN - tops[0]
     cells_bottom = y + _GAP
+    right = x0 + cw.sum() + gaps
     if vertical:
         span = cells_top - cells_bottom
-        rect = (x0 + n_c * cw + gaps + _GAP, cells_bottom + 0.05 * span, _BAR, 0.9 * span)
+        rect = (right + _GAP, cells_bottom + 0.05 * span, _BAR, 0.9 * span)
         bar.draw(fig, mappable, rect, (_MARGIN, height - _MARGIN))
     else:
-        mid = x0 + (n_c * cw + gaps) / 2
+        mid = (x0 + right) / 2
         rect = (mid - length / 2, _MARGIN + under - _GAP - _BAR, length, _BAR)
         bar.draw(fig, mappable, rect, max(length, 2 * min(mid, width - mid) - 2 * _MARGIN))
+    drawn_w = np.minimum(cw[None, :], np.array(heights)[:, None] / aspects)
+    return np.stack([drawn_w, drawn_w * aspects], axis=-1)
+
+
+def _warn_unreadable(drawn: np.ndarray, shapes: list[list[tuple[int, int]]], width: float) -> None:
+    """One UserWarning naming the cells drawn less than :data:`READABLE` on their short side."""
+    small = [
+        (i, j)
+        for i in range(drawn.shape[0])
+        for j in range(drawn.shape[1])
+        if drawn[i, j].min() < READABLE - 0.005
+    ]
+    if not small:
+        return
+    cells = "; ".join(
+        f"row {i}, column {j}: a {shapes[i][j][1]}×{shapes[i][j][0]} px image drawn "
+        f"{drawn[i, j, 0]:.2f}×{drawn[i, j, 1]:.2f} in"
+        for i, j in small[:4]
+    ) + (f"; and {len(small) - 4} more" if len(small) > 4 else "")
+    fixes = []
+    wide = any(drawn[i, j, 0] > drawn[i, j, 1] for i, j in small)
+    if wide and drawn.shape[1] > 1:  # a wide strip gets the whole width in a row of its own
+        fixes.append("one image per row: grid([[a], [b]]) instead of grid([[a, b]])")
+    if not all(drawn[i, j, 0] > drawn[i, j, 1] for i, j in small) and drawn.shape[0] > 1:
+        fixes.append("tall strips side by side in one row: grid([[a, b]])")
+    if width < WIDTHS["double"] - 0.01:
+        fixes.append('a wider figure: width="double"')
+    fixes.append("or crop the strips to a less extreme aspect")
+    warnings.warn(
+        f"grid: {len(small)} cell(s) drawn less than {READABLE} in on the short side, too "
+        f"small to read ({cells}). Fix: {'; '.join(fixes)}.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def grid(
@@ -1500,13 +1681,22 @@ def grid(
         width: ``"single"``, ``"double"`` or inches.
 
     The figure is ``width`` wide, at most :data:`MAX_ASPECT` × ``width`` tall and as tall as
-    its content. Cells may mix aspects: the cells of a row share one box and each image is
-    fitted into it (letterboxed), so a 1:15 strip next to 4:3 photos keeps about a photo's
-    area. Cell titles wrap to their cell, row labels to their row (across the row's left
-    when it is too short to write up it); both are cut with "…" only when a word is too
-    long (``fig.ek_texts`` keeps them in full). Each cell title gives the map's span and
-    smoothing sigma in pixels. The colour bar stands right of the cells, or lies below them
-    when the cells are less than about an inch tall.
+    its content. Cells may mix aspects: columns share the width in proportion to the square
+    root of their widest image's width / height, so images of any aspect get about the same
+    area (a column of 20:1 strips is wider than one of photos), and a column whose image
+    would be less than :data:`READABLE` (0.25 in) on its short side is widened to reach it
+    where the other columns can spare the width. Each image is fitted into its column's
+    width and its row's height (letterboxed); a row is as tall as its images need, a tall
+    strip no taller than the row's other images or than it needs to be readable wide.
+    Images that still end up less than :data:`READABLE` on their short side (say 20:1
+    strips three to a row at single width) are named, with their size in pixels and
+    inches and the fix, in ONE ``UserWarning``. Cell titles wrap to their column. Row
+    labels are written up their rows when every row holds its label that way, else across,
+    wrapped at spaces onto lines up to 30 % of the width (rows grow to hold them). Titles
+    and labels are cut with "…" only when one word is too long, and two different row
+    labels are never cut alike (``fig.ek_texts`` keeps them in full). Each cell title gives
+    the map's span and smoothing sigma in pixels. The colour bar stands right of the cells,
+    or lies below them when the cells are less than about an inch tall.
 
     Returns:
         The figure; one image axes per cell (row-major), then the one colour bar, labelled
@@ -1515,9 +1705,21 @@ def grid(
         cell's map uses the same ``vmin``/``vmax``.
 
     Raises:
-        ValueError: ragged rows, mismatched labels, or cells of different map kinds.
+        ValueError: ragged rows, mismatched labels, cells of different map kinds, or a
+            cell without image regions (prompt span features only).
+
+    Warns:
+        UserWarning: cells drawn less than :data:`READABLE` on their short side.
     """
     table, row_labels, col_labels = _as_rows(explanations, rows, cols)
+    for i, r in enumerate(table):
+        for j, e in enumerate(r):
+            if e.n_image_regions == 0:
+                raise ValueError(
+                    f"grid cell (row {i}, column {j}) has prompt span features only "
+                    "(regions='none'): there is no image map to draw. Use "
+                    "ek.plot.prompt(expl) or expl.text_values(...) for it."
+                )
     infos = [[e.map_info(tokens, kind=kind) for e in r] for r in table]
     kinds = {i.kind for r in infos for i in r}
     if len(kinds) != 1:
@@ -1531,7 +1733,7 @@ def grid(
         # sized and laid out by _lay_out_grid once the maps are drawn
         fig = _new_figure(width, 1.0, layout=None)
         axes = [[fig.add_axes((0.0, 0.0, 1.0, 1.0)) for _ in r] for r in table]
-        titles = [["" for _ in r] for r in table]
+        stats = [["" for _ in r] for r in table]  # each cell's span and smoothing
         mappable = None
         for i, r in enumerate(table):
             for j, e in enumerate(r):
@@ -1551,10 +1753,8 @@ def grid(
                     masks=None,
                 )
                 mappable = mappable or m
-                titles[i][j] = (
-                    (f"{col_labels[j]}\n" if i == 0 and col_labels[j] else "")
-                    + f"span {info.span:.3f}"
-                    + (f"\nσ = {_default_smooth(e):.3g} px" if m is not None else "")
+                stats[i][j] = f"span {info.span:.3f}" + (
+                    f"\nσ = {_default_smooth(e):.3g} px" if m is not None else ""
                 )
         info0 = infos[0][0]
         if mappable is None:  # nothing drawn anywhere: still one bar of the shared scale
@@ -1570,10 +1770,12 @@ def grid(
                 if tokens is None
                 else "gain in p(each cell's tokens) (probability)"
             )
-        aspects = np.array([[e.labels.shape[-2] / e.labels.shape[-1] for e in r] for r in table])
+        shapes = [[tuple(e.labels.shape[-2:]) for e in r] for r in table]
+        aspects = np.array([[h / w for h, w in r] for r in shapes])
         bar = _BarPlan(label, *_bar_ticks(info0, norm))
-        _lay_out_grid(fig, axes, aspects, titles, row_labels, bar, mappable)
+        drawn = _lay_out_grid(fig, axes, aspects, col_labels, stats, row_labels, bar, mappable)
         _finish(fig)
+    _warn_unreadable(drawn, shapes, fig.get_figwidth())
     fig.ek_texts = {"rows": row_labels, "cols": col_labels}  # type: ignore[attr-defined]
     return fig
 

@@ -143,7 +143,11 @@ def colorbar_html(info: MapInfo, *, width: int = 256, scale: float | None = None
         title = f"{info.label} (probability)"
     else:
         gradient, ends = css_gradient("viridis"), ("0 = last", "", "1 = first")
-        title = f"{info.label}; {info.quantity} moves by {info.span:.3f}"
+        title = (
+            f"{info.label}; {info.quantity} moves by {info.span:.3f}"
+            if info.image_span is None
+            else f"{info.label}; the image regions move {info.quantity} by {info.image_span:.3f}"
+        )
     labels = "".join(
         f'<span style="flex:1;text-align:{a}">{html.escape(t)}</span>'
         for t, a in zip(ends, ("left", "center", "right"))

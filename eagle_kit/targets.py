@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
     "TargetIndexError",
     "Word",
@@ -61,10 +63,11 @@ _JOINERS = {
 }  # zero-width joiner, variation selectors, keycap
 
 
-class TargetError(ValueError):
+class TargetError(InputError):
     """A target that does not fit the answer: a word or phrase it does not contain, an
-    occurrence past its last one, an index out of range. A ``ValueError``; its own class so
-    that callers (``eagle-kit report``'s exit code 2) can tell bad input from a failure."""
+    occurrence past its last one, an index out of range. An
+    :class:`eagle_kit.errors.InputError` (a ``ValueError``), so that callers
+    (``eagle-kit report``'s exit code 2) can tell bad input from a failure."""
 
 
 class TargetIndexError(TargetError, IndexError):

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
     "TEXT_REGION_MODES",
     "TextFeatures",
@@ -350,6 +352,7 @@ def map_spans(
     forbidden_ids: Sequence[int] = (),
     token_offsets: Sequence[tuple[int, int]] | None = None,
     prompt_parts: Sequence[str] | None = None,
+    part_starts: Sequence[int] | None = None,
 ) -> TextFeatures:
     """Map prompt spans to the token positions of the model's input.
 
@@ -380,6 +383,10 @@ def map_spans(
             ``None`` aligns token ids instead.
         prompt_parts: the user turn's text items, in order, when there are several
             (``prompt`` must be their join by :data:`PART_SEPARATOR`); ``None`` for one.
+        part_starts: where each part (or the prompt) starts in ``chat_text``, when the caller
+            knows it (the Hugging Face scorer renders the chat template with markers in place
+            of the user's text, so a short prompt such as "is" is never matched inside a
+            template token such as "<assistant>"); ``None`` searches for the parts.
 
     Returns:
         The bound :class:`TextFeatures`; its ``spans``/``texts`` are the resolved spans.
@@ -394,7 +401,17 @@ def map_spans(
         raise ValueError(
             f"prompt_parts {parts!r} joined by {PART_SEPARATOR!r} are not the prompt {prompt!r}."
         )
-    starts = _locate_parts(chat_text, parts)
+    if part_starts is not None:
+        starts: list[int] | None = [int(a) for a in part_starts]
+        if len(starts) != len(parts) or any(
+            chat_text[a : a + len(t)] != t for a, t in zip(starts, parts, strict=False)
+        ):
+            raise ValueError(
+                f"part_starts {list(part_starts)} do not point at the prompt's text items "
+                f"{parts!r} in the chat text."
+            )
+    else:
+        starts = _locate_parts(chat_text, parts)
     if not prompt or starts is None:
         raise ValueError(
             "Text features need the prompt verbatim in the chat-formatted text, but "
@@ -635,7 +652,7 @@ def _baseline(tokenizer: Any, baseline: int | str | None, forbidden: set[int]) -
     if isinstance(baseline, str):
         got = tokenizer(baseline, add_special_tokens=False)["input_ids"]
         if len(got) != 1:
-            raise ValueError(
+            raise InputError(
                 f"text_baseline={baseline!r} is {len(got)} tokens; it must be exactly one token "
                 "(or give its id)."
             )

@@ -320,9 +320,11 @@ export function resolveMapKind(kind, source) {
  * region), objective (F_0..F_N), insertion (step × token, decoded) and, for joint image +
  * prompt explanations, nImageRegions (ids below it are image regions).
  * Returns {source, kind, curve, rankValues, gainValues, values, gains (per rank), black,
- * full, span, maxGain, maxGainRegion, imageMaxGain, imageMaxGainRegion, scale, shown}:
- * with prompt features the colour scale is |imageMaxGain|, over image regions only (like
- * MapInfo.scale), else |maxGain|; imageMaxGain is null without prompt features.
+ * full, span, maxGain, maxGainRegion, imageMaxGain, imageMaxGainRegion, imageSpan, scale,
+ * shown}: with prompt features the colour scale is |imageMaxGain|, over image regions only
+ * (like MapInfo.scale), else |maxGain|; imageSpan (the sum of |step| over the image regions'
+ * steps) below MIN_MAP_SPAN hides the map as a small span does; both null without prompt
+ * features.
  */
 export function mapFor(d, selected, targets, kind = "auto") {
   const source = mapSource(selected, targets);
@@ -343,10 +345,13 @@ export function mapFor(d, selected, targets, kind = "auto") {
   const maxGain = gains.length ? gains[top] : 0;
   let imageMaxGain = null;
   let imageMaxGainRegion = -1;
+  let imageSpan = null;
   if (gains.length && d.nImageRegions != null && d.nImageRegions < d.order.length) {
     imageMaxGain = 0;
+    imageSpan = 0;
     for (let r = 0; r < gains.length; r++) {
       if (d.order[r] >= d.nImageRegions) continue;
+      imageSpan += Math.abs(gains[r]);
       if (imageMaxGainRegion < 0 || Math.abs(gains[r]) > Math.abs(imageMaxGain)) {
         imageMaxGain = gains[r];
         imageMaxGainRegion = d.order[r];
@@ -368,8 +373,10 @@ export function mapFor(d, selected, targets, kind = "auto") {
     maxGainRegion: gains.length ? d.order[top] : -1,
     imageMaxGain,
     imageMaxGainRegion,
+    imageSpan,
     scale: Math.max(Math.abs(imageMaxGain == null ? maxGain : imageMaxGain), 1e-12),
-    shown: span >= MIN_MAP_SPAN,
+    // joint image + prompt: the image regions' own steps must move it too (MapInfo.shown)
+    shown: span >= MIN_MAP_SPAN && (imageSpan == null || imageSpan >= MIN_MAP_SPAN),
   };
 }
 

@@ -72,7 +72,11 @@ function currentMap(d, selected, kind) {
       : ` (${map.maxGainRegion < d.nImageRegions ? `region ${map.maxGainRegion}` : "a prompt span"}); ` +
         `largest image-region gain ${formatSigned(map.imageMaxGain)} (region ${map.imageMaxGainRegion}, the image map's colour scale).`);
   const whose = map.source === "objective" ? "Objective" : "Token";
-  if (!map.shown) {
+  if (!map.shown && map.imageSpan != null && map.span >= MIN_MAP_SPAN) {
+    map.caption =
+      `The image barely moves ${map.quantity} (its regions' steps add up to ${formatProb(map.imageSpan)} < ${MIN_MAP_SPAN}; ` +
+      `the prompt spans make the rest of the span ${formatProb(map.span)}): no map shown.`;
+  } else if (!map.shown) {
     map.caption = `The image barely moves ${map.quantity} (span ${formatProb(map.span)} < ${MIN_MAP_SPAN}): no map shown.`;
   } else if (map.kind === "gain") {
     map.caption =

@@ -765,6 +765,46 @@ def _user_text_parts(conversation: list[dict[str, Any]]) -> list[str]:
     return []
 
 
+def _part_starts(
+    owner: Any, conversation: list[dict[str, Any]], parts: list[str], chat_text: str
+) -> list[int] | None:
+    """Where each text item of the last user message starts in ``chat_text``.
+
+    The chat template is rendered once more with a unique marker in place of each item: the
+    markers' places, shifted by the length differences of the items before them, are the
+    items' places — found by the template itself, so a short prompt ("is") is never matched
+    inside template text ("<assistant>") or a system prompt. ``None`` when the template
+    changes the items' text (then the caller searches for them)."""
+    marks = [f"EKPROMPTPART{k}X{len(chat_text)}" for k in range(len(parts))]
+    conv = copy.deepcopy(conversation)
+    for message in reversed(conv):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            message["content"] = marks[0]
+        else:
+            k = 0
+            for item in content or []:
+                if isinstance(item, dict) and item.get("type") == "text":
+                    item["text"] = marks[k]
+                    k += 1
+        break
+    try:
+        rendered = owner._render(conv)
+    except Exception:  # a template that refuses the markers: search instead
+        return None
+    starts, shift = [], 0
+    for mark, part in zip(marks, parts, strict=True):
+        if rendered.count(mark) != 1:
+            return None
+        starts.append(rendered.index(mark) + shift)
+        shift += len(part) - len(mark)
+    if any(chat_text[a : a + len(t)] != t for a, t in zip(starts, parts, strict=True)):
+        return None
+    return starts
+
+
 def _user_text(conversation: list[dict[str, Any]]) -> str:
     """The text of the last user message (the prompt, when a message list was given): its
     text items joined by :data:`eagle_kit.text_regions.PART_SEPARATOR`."""
@@ -928,7 +968,11 @@ class ModelScorer:
         owner = self._owner
         prompt = str(self.metadata.get("prompt", ""))
         messages = self.metadata.get("messages")
-        parts = _user_text_parts(json.loads(str(messages))) if messages else None
+        if messages:
+            conversation = json.loads(str(messages))
+        else:
+            conversation = owner._conversation(prompt, None, self.video)
+        parts = _user_text_parts(conversation)
         spans = text_spans(prompt, text_regions)
         self.text_features = map_spans(
             tokenizer=owner.tokenizer,
@@ -941,7 +985,8 @@ class ModelScorer:
                 i for i in (owner.image_token_id, owner.video_token_id) if i is not None
             ],
             token_offsets=self._chat_token_offsets(),
-            prompt_parts=parts,
+            prompt_parts=parts if len(parts) > 1 else None,
+            part_starts=_part_starts(owner, conversation, parts, self.chat_text),
         )
         if self._prefix is not None and self._prefix["cut"] > self.text_features.first_position:
             self._prefix = self._build_prefix()

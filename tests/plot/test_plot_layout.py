@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -340,8 +342,11 @@ def test_overlay_at_any_aspect_lays_out_without_overlaps(
 def test_grid_at_any_aspect_lays_out_without_overlaps(by_aspect, aspect, tmp_path) -> None:
     e = by_aspect[aspect]
     for width in ("single", "double"):
-        fig = plot.grid([[e, e], [e, e]], ["eagle", "m"], ["scene 1", "scene 2"], width=width)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig = plot.grid([[e, e], [e, e]], ["eagle", "m"], ["scene 1", "scene 2"], width=width)
         _check_paper_figure(fig, width, tmp_path, f"grid {aspect} {width}")
+        _assert_readable_or_warned(fig, caught, n_cols=2)
         cells = _image_axes(fig)
         assert [c.get_ylabel() for c in cells[::2]] == ["eagle", "m"]
         assert cells[0].get_title().startswith("scene 1\nspan")
@@ -353,17 +358,24 @@ def test_grid_of_mixed_aspects_letterboxes_every_cell_into_one_box(
 ) -> None:
     tall, photo, wide = by_aspect["1:15"], by_aspect["4:3"], by_aspect["20:1"]
     table = [[tall, photo, photo], [photo, wide, tall]]
-    fig = plot.grid(table, ["method a", "b"], ["s1", "s2", "s3"], width=width)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plot.grid(table, ["method a", "b"], ["s1", "s2", "s3"], width=width)
     _check_paper_figure(fig, width, tmp_path, f"grid mixed {width}")
     renderer = fig.canvas.get_renderer()
     cells = [c.get_window_extent(renderer) for c in _image_axes(fig)]
     assert len(cells) == 6
-    # each image fills its cell's box across or down: columns share a width, a row a height
-    box_w = max(c.width for c in cells)
-    for r in (cells[:3], cells[3:]):
-        box_h = max(c.height for c in r)
-        for c in r:
-            assert c.width >= box_w - 2 or c.height >= box_h - 2, (c.width, c.height)
+    # each image fills its cell's box across or down: a column shares a width (the widest
+    # image of the column), a row a height (its tallest image)
+    for j in range(3):
+        box_w = max(cells[j].width, cells[3 + j].width)
+        for i, r in enumerate((cells[:3], cells[3:])):
+            box_h = max(c.height for c in r)
+            c = r[j]
+            assert c.width >= box_w - 2 or c.height >= box_h - 2, (i, j, c.width, c.height)
+    # the 20:1 strip's column is the widest: a wide image gets more of its row
+    assert cells[4].width > max(cells[3].width, cells[5].width)
+    _assert_readable_or_warned(fig, caught, n_cols=3)
     # the tall strip keeps a real size next to 4:3 photos (not a sliver) and stays taller
     # than them; its title keeps its words
     for strip in (cells[0], cells[5]):
@@ -398,8 +410,141 @@ def test_a_wide_overlay_leaves_no_empty_height(by_aspect) -> None:
 
 def test_long_labels_in_a_mixed_grid_wrap_or_cut_without_overlaps(by_aspect, odd) -> None:
     e, strip = odd["long token"], by_aspect["1:20"]
-    fig = plot.grid([[e, strip], [strip, e]], [LONG, "m"], [LONG, "b"], tokens=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plot.grid([[e, strip], [strip, e]], [LONG, "m"], [LONG, "b"], tokens=0)
     assert _layout_faults(fig) == []
+    _assert_readable_or_warned(fig, caught, n_cols=2)  # two 1:20 strips stacked: named
     first = _image_axes(fig)[0]
     assert first.get_title().split("\n")[0].endswith("…") and "span 0." in first.get_title()
     assert fig.ek_texts["rows"][0] == LONG and fig.ek_texts["cols"][0] == LONG
+
+
+# -- wide images get more of the row; a cell too small to read is named; labels in full -----
+
+#: the images of the layout review, (height, width) in pixels
+REVIEW = {"wide": (50, 1000), "photo": (480, 640), "square": (64, 64), "tall": (600, 40)}
+
+
+@pytest.fixture(scope="module")
+def review() -> dict[str, ek.Explanation]:
+    return {name: _odd_explanation(h, w) for name, (h, w) in REVIEW.items()}
+
+
+def _grid_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if str(w.message).startswith("grid:")]
+
+
+def _assert_readable_or_warned(fig, caught, n_cols: int) -> list[tuple]:
+    """Every cell is drawn at least 0.25 in on its short side, or ONE grid warning names it
+    (row, column, image size in px, drawn size in inches) and says how to fix it. Returns
+    the small cells ``(row, column, drawn width, drawn height)``, measured by the renderer."""
+    renderer = fig.canvas.get_renderer()
+    cells = _image_axes(fig)
+    small = []
+    for k, ax in enumerate(cells):
+        box = ax.get_window_extent(renderer)
+        w, h = box.width / fig.dpi, box.height / fig.dpi
+        if min(w, h) < 0.25 - 0.01:
+            small.append((k // n_cols, k % n_cols, w, h, ax.images[0].get_array().shape[:2]))
+    found = _grid_warnings(caught)
+    if not small:
+        assert found == [], found
+        return small
+    assert len(found) == 1, found
+    (message,) = found
+    assert f"{len(small)} cell(s)" in message and "Fix:" in message
+    named = re.findall(
+        r"row (\d+), column (\d+): a (\d+)×(\d+) px image drawn ([\d.]+)×([\d.]+) in", message
+    )
+    assert len(named) == min(4, len(small)), message
+    for (i, j, w, h, (ph, pw)), hit in zip(small, named):
+        assert (int(hit[0]), int(hit[1]), int(hit[2]), int(hit[3])) == (i, j, pw, ph), message
+        assert float(hit[4]) == pytest.approx(w, abs=0.02) and float(hit[5]) == pytest.approx(
+            h, abs=0.02
+        )
+    return small
+
+
+def _cell(fig, k: int) -> tuple[float, float]:
+    box = _image_axes(fig)[k].get_window_extent(fig.canvas.get_renderer())
+    return box.width / fig.dpi, box.height / fig.dpi
+
+
+@pytest.mark.parametrize(
+    "case", ["wide photo square", "wide row over tall row single", "tall beside wide"]
+)
+def test_wide_cells_are_readable_or_named_and_the_page_follows_its_content(
+    review, case, tmp_path
+) -> None:
+    w, p, s, t = review["wide"], review["photo"], review["square"], review["tall"]
+    table, width = {
+        "wide photo square": ([[w, p, s]], "double"),
+        "wide row over tall row single": ([[w] * 3, [t] * 3], "single"),
+        "tall beside wide": ([[t, w]], "double"),
+    }[case]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plot.grid(table, width=width)
+    fw, fh = fig.get_size_inches()
+    assert fw == pytest.approx(plot.WIDTHS[width]) and fh <= min(plot.MAX_ASPECT * fw, 9.8) + 0.01
+    assert _layout_faults(fig) == [], case
+    small = _assert_readable_or_warned(fig, caught, n_cols=len(table[0]))
+    # no mostly-white page: the ink spans the figure's height (before: 7×9.8 in for [[t, w]])
+    _, cover = _content_fraction(plot.to_png(fig, dpi=100))
+    assert cover >= 0.85, f"{case}: content covers {cover:.0%} of the height"
+    plot.save(fig, tmp_path / f"{case}.png")
+    if case == "wide photo square":  # before: the strip 1.92×0.10 in, the photo as wide
+        assert small == []
+        (sw, sh), (pw, _) = _cell(fig, 0), _cell(fig, 1)
+        assert sh >= 0.25 - 0.01 and sw > 3 * pw and pw >= 0.5
+    elif case == "tall beside wide":  # both readable, on a page as tall as the strip
+        assert small == []
+        (tw, th), (ww, wh) = _cell(fig, 0), _cell(fig, 1)
+        assert tw >= 0.24 and wh >= 0.24 and ww > 5.0
+        assert fh <= th + 0.6, f"{fh:.2f} in tall for a {th:.2f} in strip"
+    else:  # three 20:1 strips side by side cannot be read on 3.35 in: named, fix given
+        assert {(i, j) for i, j, *_ in small} == {(0, 0), (0, 1), (0, 2)}
+        (message,) = _grid_warnings(caught)
+        assert "grid([[a], [b]])" in message and 'width="double"' in message
+        assert all(_cell(fig, 3 + j)[0] >= 0.24 for j in range(3))  # the tall strips are fine
+
+
+LABELS = ["EAGLE exact", "occlusion baseline method", "R", "random order (seed 0)"]
+
+
+def test_row_labels_wrap_onto_lines_and_are_drawn_in_full(review) -> None:
+    w = review["wide"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = plot.grid([[w, w]] * 4, rows=LABELS, width="single")
+    assert _layout_faults(fig) == []
+    _assert_readable_or_warned(fig, caught, n_cols=2)
+    cells = _image_axes(fig)
+    drawn = [c.get_ylabel() for c in cells[::2]]
+    # before: "occlusion …" and "random order …"
+    assert [" ".join(t.split("\n")) for t in drawn] == LABELS
+    assert "…" not in "".join(drawn) and len(set(drawn)) == 4
+    assert any("\n" in t for t in drawn)  # wrapped, not cut
+    renderer = fig.canvas.get_renderer()
+    for ax in cells[::2]:  # beside its row, left of the cells, in the left 30 % (+ margin)
+        label = ax.yaxis.label.get_window_extent(renderer)
+        image = ax.get_window_extent(renderer)
+        assert fig.bbox.x0 <= label.x0 and label.x1 <= image.x0
+        assert label.width <= 0.3 * fig.bbox.width
+        assert image.y0 - 1 <= (label.y0 + label.y1) / 2 <= image.y1 + 1
+
+
+def test_a_word_too_long_for_the_room_is_cut_but_never_into_another_label(review) -> None:
+    s = review["square"]
+    alike = [" " + "x" * 60 + "a", " " + "x" * 60 + "b", "same start " + "y" * 70]
+    fig = plot.grid([[s], [s], [s]], rows=alike, width="single")
+    assert _layout_faults(fig) == []
+    drawn = [c.get_ylabel() for c in _image_axes(fig)]
+    assert len(set(drawn)) == 3
+    # the two labels that would both read "xxxx…" are kept whole (broken over lines)
+    for text, label in zip(drawn[:2], alike[:2]):
+        assert "".join(text.split("\n")) == label.strip() and "…" not in text
+    # a label of its own kind is cut where its one long word leaves the room
+    assert drawn[2].startswith("same start") and drawn[2].endswith("…")
+    assert fig.ek_texts["rows"] == alike

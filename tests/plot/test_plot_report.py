@@ -244,10 +244,45 @@ def test_a_target_the_answer_does_not_contain_is_bad_input_in_one_line(tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr  # no kernel log lines beside it
     (line,) = lines
-    assert line.startswith("eagle-kit report: ") and "02_word_level.ipynb failed in cell" in line
+    assert line.startswith("eagle-kit report: ")
+    assert "02_word_level.ipynb refused its input in cell" in line
     assert "TargetError: Target 'yellow' is not a word or phrase of the answer" in line
     assert "'triangle' (9)" in line  # the answer's words are listed
     assert (tmp_path / "out" / "02_word_level.html").exists()  # the partial report is kept
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        (["-p", "segmentation", "none"], 'InputError: segmentation "none" leaves no feature'),
+        (["-p", "text_baseline", "the"], "InputError: text_baseline replaces removed prompt"),
+        (
+            ["-p", "text_regions", "words", "-p", "text_baseline", "two words"],
+            "InputError: text_baseline='two words' is 2 tokens",
+        ),
+        (["-p", "model", "no/such/folder"], "FileNotFoundError: No model folder"),
+    ],
+    ids=["no-features", "baseline-alone", "two-token-baseline", "missing-model"],
+)
+def test_values_a_cell_refuses_as_input_exit_2_in_one_line(tmp_path, params, says) -> None:
+    nb = HERE.parents[1] / "notebooks" / "01_explain_image.ipynb"
+    proc = eagle_kit("report", str(nb), *params, "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("eagle-kit report: "), proc.stderr
+    assert says in lines[0] and "01_explain_image.ipynb refused its input in cell" in lines[0]
+
+
+def test_a_report_folder_that_is_a_file_is_bad_input(tmp_path) -> None:
+    (tmp_path / "taken").write_text("x")
+    proc = eagle_kit("report", str(NOTEBOOK), "-o", "taken", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == (
+        "eagle-kit report: The report folder 'taken' is a file; give -o a folder (it is "
+        "created if missing)."
+    )
 
 
 def _chromium():

@@ -285,3 +285,37 @@ def test_messages_with_the_text_before_the_image(model, image) -> None:
     image_at = ids.index(model.image_token_id)
     assert all(p < image_at for p in np.concatenate(feats.positions[:2]))
     assert all(p > image_at for p in np.concatenate(feats.positions[2:]))
+
+
+@pytest.mark.parametrize("prompt", ["is", "a", "image"])
+def test_a_short_prompt_is_never_matched_inside_template_text(model, image, prompt) -> None:
+    # the chat text is "<s><user> <image> {prompt} <assistant> ": "is" and "a" also occur
+    # inside "<assistant>", "image" inside "<image>"; the features must be the user's own
+    # tokens, never a template token (a search for the last "is" found "<assistant>")
+    scorer = model.prepare(image, prompt=prompt, answer="yes")
+    feats = scorer.bind_text("words")
+    ids = scorer._text["input_ids"][0].tolist()
+    (positions,) = feats.positions
+    assert [model.tokenizer.decode([ids[p]]).strip() for p in positions] == [prompt]
+    image_at = ids.index(model.image_token_id)
+    assert all(p > image_at for p in positions)  # after the image, where the prompt is
+
+
+def test_text_items_that_also_occur_in_the_template_map_to_their_own_tokens(model, image) -> None:
+    msgs = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "image"},
+                {"type": "image"},
+                {"type": "text", "text": "is there a yellow square ?"},
+            ],
+        }
+    ]
+    scorer = model.prepare(image, messages=msgs, answer="yes")
+    feats = scorer.bind_text("words")
+    words = ["image", "is", "there", "a", "yellow", "square", "?"]
+    assert feats.texts == words
+    ids = scorer._text["input_ids"][0].tolist()
+    got = [[model.tokenizer.decode([ids[p]]).strip() for p in ps] for ps in feats.positions]
+    assert got == [[w] for w in words]

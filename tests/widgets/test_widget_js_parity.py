@@ -211,7 +211,7 @@ def test_joint_gain_scale_is_over_image_regions_in_python_and_js(expl, expl_red)
         insertion: { data: Float64Array.from(c.insertion.flat()), shape: [c.insertion.length, T] } };
       const m = h.mapFor(d, c.selected, c.targets, "gain");
       return { scale: m.scale, image: m.imageMaxGain, region: m.imageMaxGainRegion,
-        maxGain: m.maxGain, heat: [...h.heatValues(m)] };
+        maxGain: m.maxGain, heat: [...h.heatValues(m)], imageSpan: m.imageSpan, shown: m.shown };
     });
     console.log(JSON.stringify(out));
     """
@@ -222,6 +222,9 @@ def test_joint_gain_scale_is_over_image_regions_in_python_and_js(expl, expl_red)
         assert got["region"] == info.image_max_gain_region
         assert got["maxGain"] == pytest.approx(info.max_gain, abs=1e-12)
         assert max(got["heat"]) <= 1 and min(got["heat"]) >= 0
+        # the image regions' own movement decides whether the map is drawn, in both
+        assert got["imageSpan"] == pytest.approx(info.image_span, abs=1e-12)
+        assert got["shown"] == info.shown
 
 
 def test_gain_colours_match_python() -> None:
