@@ -244,12 +244,18 @@ class MapInfo:
 
     def caption(self) -> str:
         """One sentence: which map, its units, and the effect size (span)."""
+        if self.image_span is not None and self.image_max_gain_region < 0:
+            return "No image regions (prompt span features only): no image map."
         if not self.shown:
             if self.image_span is not None and self.span >= MIN_MAP_SPAN:
+                # a marginal effect along the shared order, not whether the image matters:
+                # the spans before the regions may already have set the quantity
                 return (
-                    f"The image barely moves {self.quantity} (its regions' steps add up to "
-                    f"{self.image_span:.3f} < {MIN_MAP_SPAN:g}; the prompt spans make the rest "
-                    f"of the span {self.span:.3f}): no map shown."
+                    f"Along this order the image regions' steps move {self.quantity} by only "
+                    f"{self.image_span:.3f} (< {MIN_MAP_SPAN:g}; the prompt spans make the rest "
+                    f"of the span {self.span:.3f}): no image map shown. This is their effect "
+                    "after the spans ranked before them, not whether the image matters — the "
+                    "three-way split (reliance_image) says that."
                 )
             return (
                 f"The image barely moves {self.quantity} (span {self.span:.3f} < "
@@ -261,9 +267,11 @@ class MapInfo:
         )
         if self.image_max_gain is not None:
             where = self.max_gain_feature or f"feature {self.max_gain_region}"
+            scale = ", the image map's colour scale" if self.kind == "gain" else ""
             moves += (
-                f" ({where}); largest image-region gain {self.image_max_gain:+.3f} "
-                f"(region {self.image_max_gain_region}, the image map's colour scale)"
+                f" ({where}); the image regions' steps move it by {self.image_span:.3f}, "
+                f"the largest {self.image_max_gain:+.3f} (region "
+                f"{self.image_max_gain_region}{scale})"
             )
         if self.kind == "gain":
             return (
@@ -1166,7 +1174,7 @@ class Explanation:
         return (
             '<div style="display:flex;gap:16px;align-items:flex-start;font-family:sans-serif">'
             f'<div><img src="data:image/png;base64,{b64}" alt="attribution overlay" style="image-rendering:pixelated"/>'
-            f"{colorbar_html(self.map_info(), width=img.width)}</div>"
+            f"{colorbar_html(self.map_info(), width=img.width) if self.n_image_regions else ''}</div>"
             f"<div><div><b>EAGLE explanation</b> — {self.n_regions} regions, {self.n_evaluations} evaluations</div>"
             f'<div style="color:#555">{head}</div>'
             f'<div style="margin:8px 0;line-height:1.9">{self.caption_html()}</div>'

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .colors import GAIN_COLORMAP, PALETTE, diverging_hex, diverging_rgb, text_color_for
+from .errors import InputError
 from .explanation import MIN_MAP_SPAN, Explanation, MapInfo, faint_prompt_note
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -551,13 +552,20 @@ def _draw_map(
         mappable = ax.imshow(m, cmap=cmap, norm=norm, alpha=alpha, zorder=2)
     else:
         ax.imshow(_grey(image), zorder=1, alpha=0.6)
-        moved = info.span if info.image_span is None else min(info.span, info.image_span)
-        by = "span" if info.image_span is None else "image regions"
+        if info.image_span is None:
+            note = (
+                f"the image barely moves\n{_short(info.quantity, 24)}\n(span {info.span:.3f} < "
+                f"{MIN_MAP_SPAN:g}):\nno map drawn"
+            )
+        else:  # a marginal effect along the shared order (see MapInfo.caption)
+            note = (
+                f"along this order the image\nregions move {_short(info.quantity, 24)}\n"
+                f"by {info.image_span:.3f} (< {MIN_MAP_SPAN:g}):\nno map drawn"
+            )
         ax.text(
             0.5,
             0.5,
-            f"the image barely moves\n{_short(info.quantity, 24)}\n({by} {moved:.3f} < "
-            f"{MIN_MAP_SPAN:g}):\nno map drawn",
+            note,
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -565,6 +573,7 @@ def _draw_map(
             color=PALETTE["text"],
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": PALETTE["muted"]},
             zorder=6,
+            clip_on=True,  # a small grid cell: cut at the cell, never over its neighbours
         )
     if outlines:
         _outline_regions(ax, labels, color=PALETTE["outline"], linewidth=0.3)
@@ -630,7 +639,7 @@ def _check_boxes(boxes: Any, shape: tuple[int, int]) -> list[tuple[float, float,
     try:
         arr = np.asarray(boxes, dtype=float)
     except (TypeError, ValueError) as err:
-        raise ValueError(
+        raise InputError(
             "boxes must be a list of (x0, y0, x1, y1) pixel boxes (x1/y1 exclusive), e.g. "
             f"[(10, 10, 30, 30)]; got {boxes!r}."
         ) from err
@@ -639,15 +648,15 @@ def _check_boxes(boxes: Any, shape: tuple[int, int]) -> list[tuple[float, float,
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(
+        raise InputError(
             "boxes must be a list of (x0, y0, x1, y1) pixel boxes (x1/y1 exclusive), shape "
             f"(K, 4); got shape {tuple(np.shape(boxes))}: {boxes!r}."
         )
     if not np.isfinite(arr).all():
-        raise ValueError(f"boxes must be finite pixel coordinates; got {boxes!r}.")
+        raise InputError(f"boxes must be finite pixel coordinates; got {boxes!r}.")
     bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
     if bad.any():
-        raise ValueError(
+        raise InputError(
             "every box needs x1 > x0 and y1 > y0 (pixels, (x0, y0, x1, y1)); got "
             f"{arr[bad].tolist()}. Boxes in (x, y, width, height) form: x1 = x + width."
         )
@@ -660,7 +669,7 @@ def _check_masks(masks: Any, shape: tuple[int, int]) -> np.ndarray | None:
         return None
     arr = np.asarray(masks)
     if arr.dtype == object or arr.ndim not in (2, 3) or tuple(arr.shape[-2:]) != tuple(shape):
-        raise ValueError(
+        raise InputError(
             f"masks must be H×W or K×H×W (bool) with H×W = {shape[0]}×{shape[1]}, the "
             f"image's size in pixels; got shape {arr.shape}."
         )
@@ -821,6 +830,11 @@ def overlay(
             image's ``H×W``.
     """
     _check(expl)
+    if expl.n_image_regions == 0:
+        raise ValueError(
+            "This explanation has prompt span features only (regions='none'): there is no "
+            "image map to draw. Use ek.plot.prompt(expl) for the prompt's words."
+        )
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
     info = expl.map_info(tokens, kind=kind)
@@ -956,6 +970,16 @@ def _chip_text(token: str) -> str:
     return "␣" if token else "∅"
 
 
+def _check_max_height(max_height: Any) -> None:
+    if (
+        isinstance(max_height, bool)
+        or not isinstance(max_height, (int, float, np.integer, np.floating))
+        or not np.isfinite(max_height)
+        or max_height <= 0
+    ):
+        raise ValueError(f"max_height must be a positive number of inches; got {max_height!r}.")
+
+
 def tokens(
     expl: Explanation,
     *,
@@ -1054,6 +1078,7 @@ def tokens(
     title_h = 0.08 + 0.14 * len(title_lines)
     legend_h = 0.5 if legend else 0.0
     note_h = 0.34  # two lines of 7 pt
+    _check_max_height(max_height)
     fit = int((max_height - title_h - legend_h - 0.05 - note_h) // line_h)
     cut_note = None
     if len(lines) > fit:
@@ -2080,9 +2105,16 @@ def prompt(
     title_h = 0.08 + 0.14 * len(title_lines)
     legend_h = 0.55
     note_h = 0.2
-    fit = max(1, int((max_height - title_h - legend_h - 0.05 - note_h) // line_h))
+    _check_max_height(max_height)
+    room = max_height - title_h - legend_h - 0.05
     cut_note = None
-    if len(lines) > fit:
+    if len(lines) * line_h > room + 1e-9:
+        fit = int((room - note_h) // line_h)
+        if fit < 1:
+            raise ValueError(
+                f"max_height={max_height} in leaves no room for a line of chips; give at least "
+                f"{title_h + legend_h + 0.05 + note_h + line_h:.2f} in."
+            )
         lines = lines[:fit]
         drawn = [pieces[i][1] for line in lines for i, _ in line if pieces[i][1] >= 0]
         first_hidden = (max(drawn) + 1) if drawn else 0
@@ -2090,6 +2122,10 @@ def prompt(
             f"prompt spans {first_hidden}–{len(values) - 1} not shown (height capped at "
             f"{max_height:g} in)"
         )
+        hidden = np.abs(np.asarray(values[first_hidden:], dtype=float))
+        if hidden.size and hidden.max() >= np.abs(np.asarray(values, dtype=float)).max():
+            j = first_hidden + int(np.argmax(hidden))
+            cut_note += f"; the largest value is among them (span {j}, {values[j]:+.3g})"
     strip_h = len(lines) * line_h + (note_h if cut_note else 0.0)
     h_in = title_h + strip_h + legend_h + 0.05
     with style():

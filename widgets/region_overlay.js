@@ -70,12 +70,14 @@ function currentMap(d, selected, kind) {
     (map.imageMaxGain == null
       ? "."
       : ` (${map.maxGainRegion < d.nImageRegions ? `region ${map.maxGainRegion}` : "a prompt span"}); ` +
-        `largest image-region gain ${formatSigned(map.imageMaxGain)} (region ${map.imageMaxGainRegion}, the image map's colour scale).`);
+        `the image regions' steps move it by ${formatProb(map.imageSpan)}, the largest ${formatSigned(map.imageMaxGain)} ` +
+        `(region ${map.imageMaxGainRegion}${map.kind === "gain" ? ", the image map's colour scale" : ""}).`);
   const whose = map.source === "objective" ? "Objective" : "Token";
   if (!map.shown && map.imageSpan != null && map.span >= MIN_MAP_SPAN) {
     map.caption =
-      `The image barely moves ${map.quantity} (its regions' steps add up to ${formatProb(map.imageSpan)} < ${MIN_MAP_SPAN}; ` +
-      `the prompt spans make the rest of the span ${formatProb(map.span)}): no map shown.`;
+      `Along this order the image regions' steps move ${map.quantity} by only ${formatProb(map.imageSpan)} (< ${MIN_MAP_SPAN}; ` +
+      `the prompt spans make the rest of the span ${formatProb(map.span)}): no image map shown. This is their effect ` +
+      `after the spans ranked before them, not whether the image matters — the three-way split (reliance_image) says that.`;
   } else if (!map.shown) {
     map.caption = `The image barely moves ${map.quantity} (span ${formatProb(map.span)} < ${MIN_MAP_SPAN}): no map shown.`;
   } else if (map.kind === "gain") {

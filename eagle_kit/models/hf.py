@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..images import as_media
 from ..targets import token_texts
 from .batching import AdaptiveBatcher
@@ -168,6 +169,14 @@ class VisionLanguageModel:
                 "message list with messages=[...]."
             )
         kind = "video" if video else "image"
+        for marker in {self._placeholder(False), self._placeholder(True)} - {None}:
+            if marker and marker in prompt:
+                raise InputError(
+                    f"The prompt contains the model's placeholder {marker!r}, which the "
+                    "processor expands into image/video tokens; the image is placed by the chat "
+                    f"template already. Remove {marker!r} from the prompt (or pass messages= "
+                    "with an {'type': 'image'} item where you want it)."
+                )
         return [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": prompt}]}]
 
     def _render(self, conversation: list[dict[str, Any]], *, generation_prompt: bool = True) -> str:

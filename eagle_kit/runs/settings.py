@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
+
 __all__ = ["RunSettings", "ModelSpec", "as_model_specs", "METHODS", "settings_hash"]
 
 #: Methods a run can compute, each on the same regions and curves.
@@ -88,18 +90,18 @@ class RunSettings:
 
         self.search_config()  # validates the search options
         if self.segmentation not in SEGMENTATIONS:
-            raise ValueError(
+            raise InputError(
                 f"Unknown segmentation '{self.segmentation}'. Choose one of: "
                 f"{', '.join(SEGMENTATIONS)}."
             )
         if isinstance(self.n_regions, bool) or not isinstance(self.n_regions, int):
             raise TypeError(f"n_regions must be an integer; got {self.n_regions!r}.")
         if self.n_regions < 2:
-            raise ValueError(f"n_regions must be at least 2; got {self.n_regions}.")
+            raise InputError(f"n_regions must be at least 2; got {self.n_regions}.")
         if self.rise_masks < 2:
-            raise ValueError(f"rise_masks must be at least 2; got {self.rise_masks}.")
+            raise InputError(f"rise_masks must be at least 2; got {self.rise_masks}.")
         if self.n_samples is not None and self.n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {self.n_samples}.")
+            raise InputError(f"n_samples must be a positive integer; got {self.n_samples}.")
         if self.cam_layer is not None and (
             isinstance(self.cam_layer, bool) or not isinstance(self.cam_layer, int)
         ):
@@ -110,26 +112,26 @@ class RunSettings:
             or self.tam_filter_size < 1
             or self.tam_filter_size % 2 == 0
         ):
-            raise ValueError(
+            raise InputError(
                 f"tam_filter_size must be an odd integer >= 1; got {self.tam_filter_size!r}."
             )
         if not self.tam_sigma > 0:
-            raise ValueError(f"tam_sigma must be > 0; got {self.tam_sigma!r}.")
+            raise InputError(f"tam_sigma must be > 0; got {self.tam_sigma!r}.")
         if isinstance(self.saliency_steps, bool) or not isinstance(self.saliency_steps, int):
             raise TypeError(f"saliency_steps must be an integer; got {self.saliency_steps!r}.")
         if self.saliency_steps < 2:
-            raise ValueError(f"saliency_steps must be at least 2; got {self.saliency_steps}.")
+            raise InputError(f"saliency_steps must be at least 2; got {self.saliency_steps}.")
         if self.threads is not None:
             from ..threads import check_threads
 
             check_threads(self.threads)  # 1 .. os.cpu_count() * 4
         if self.text_regions not in (None, "words", "sentences"):
-            raise ValueError(
+            raise InputError(
                 f"Unknown text_regions {self.text_regions!r}. Choose one of: words, sentences "
                 "(or None for image regions only)."
             )
         if self.text_baseline is not None and self.text_regions is None:
-            raise ValueError(
+            raise InputError(
                 "text_baseline only applies with text_regions ('words' or 'sentences'); "
                 "remove it or set text_regions."
             )
@@ -146,7 +148,7 @@ class RunSettings:
         """
         pixel = [m for m in methods if m in PIXEL_MAPS]
         if self.text_regions is not None and pixel:
-            raise ValueError(
+            raise InputError(
                 f"text_regions={self.text_regions!r} needs methods that rank features; "
                 f"{', '.join(pixel)} map gradients/activations at the image tokens to pixels and "
                 "have no prompt spans. Run them in a separate run without text_regions "
@@ -214,11 +216,11 @@ def check_methods(methods: Sequence[str]) -> list[str]:
     out = []
     for m in methods:
         if m not in METHODS:
-            raise ValueError(f"Unknown method '{m}'. Choose from: {', '.join(METHODS)}.")
+            raise InputError(f"Unknown method '{m}'. Choose from: {', '.join(METHODS)}.")
         if m not in out:
             out.append(m)
     if not out:
-        raise ValueError(f"Give at least one method ({', '.join(METHODS)}).")
+        raise InputError(f"Give at least one method ({', '.join(METHODS)}).")
     return out
 
 
@@ -310,13 +312,13 @@ def as_model_specs(models: Any) -> list[ModelSpec]:
             f"{type(models).__name__}."
         )
     if not items:
-        raise ValueError("Give at least one model (--model NAME).")
+        raise InputError("Give at least one model (--model NAME).")
     specs: list[ModelSpec] = []
     for name, value in items:
         if not isinstance(name, str) or not name:
             raise TypeError(f"A model's name must be a non-empty string; got {name!r}.")
         if any(s.name == name for s in specs):
-            raise ValueError(f"Model '{name}' is given twice.")
+            raise InputError(f"Model '{name}' is given twice.")
         if isinstance(value, (str, os.PathLike)):
             src = os.fspath(value)
             specs.append(ModelSpec(name, source=src, fingerprint=weights_fingerprint(src)))

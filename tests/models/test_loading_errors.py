@@ -86,3 +86,12 @@ def test_generation_keeps_prompt_and_answer_inside_the_model_positions(shapes) -
     assert _n_prompt(shapes, image, full) == 128, "no prompt of exactly 128 tokens"
     with pytest.raises(ValueError, match="fills all 128 positions.*no room for an answer"):
         shapes.generate(image, full)
+
+
+def test_a_prompt_with_the_image_placeholder_is_refused_as_input(shapes) -> None:
+    image = np.full((64, 64, 3), 255, np.uint8)
+    with pytest.raises(ek.InputError, match=r"placeholder '<image>'.*Remove '<image>'"):
+        shapes.prepare(image, prompt="<image> what shape is it?", answer="a red square")
+    with pytest.raises(ek.InputError, match="placeholder '<image>'"):
+        shapes.generate(image, "what is <image> here?")
+    assert issubclass(ek.InputError, ValueError)  # code catching ValueError keeps working

@@ -114,3 +114,41 @@ def test_a_long_prompt_strip_is_cut_at_the_height_cap_with_a_note() -> None:
     assert shown == list(range(len(shown))) and 0 < len(shown) < n
     assert f"prompt spans {len(shown)}–{n - 1} not shown (height capped at 1.5 in)" in note
     assert len(fig.ek_values) == n  # every value is still recorded
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "9"])
+def test_max_height_must_be_positive_inches(long_answer, bad) -> None:
+    with pytest.raises(ValueError, match="max_height must be a positive number of inches"):
+        ek.plot.tokens(long_answer, max_height=bad)
+
+
+def test_a_prompt_strip_respects_its_cap_and_flags_a_hidden_largest_value() -> None:
+    image = np.zeros((32, 32, 3), np.uint8)
+    prompt = " ".join(["is there a red square ?"] * 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+        expl = ek.explain(
+            model,
+            image,
+            prompt=prompt,
+            answer="yes",
+            regions="none",
+            text_regions="words",
+            progress=False,
+        )
+    for cap in (1.2, 1.5, 2.0):
+        try:
+            fig = ek.plot.prompt(expl, 0, width="single", max_height=cap)
+        except ValueError as err:  # no room for one line: said so, never a taller figure
+            assert "leaves no room for a line of chips" in str(err)
+            continue
+        assert fig.get_size_inches()[1] <= cap + 1e-6, cap
+    with pytest.raises(ValueError, match="max_height must be a positive number"):
+        ek.plot.prompt(expl, 0, max_height=float("nan"))
+    values = ek.plot.prompt(expl, 0, width="single").ek_values
+    fig = ek.plot.prompt(expl, 0, width="single", max_height=1.5)
+    (note,) = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "prompt-cut-note"]
+    first_hidden = int(note.split("prompt spans ")[1].split("–")[0])
+    top = int(np.argmax(np.abs(values)))
+    assert ("the largest value is among them" in note) == (top >= first_hidden), note

@@ -52,11 +52,14 @@ def test_the_image_map_is_not_drawn_when_only_the_prompt_moves_the_token(prompt_
     assert info.image_span == pytest.approx(float(np.sum(np.abs(image_steps))), abs=1e-12)
     assert info.span > 0.9 and info.image_span < MIN_MAP_SPAN
     assert not info.shown
-    assert "The image barely moves" in info.caption() and "no map shown" in info.caption()
-    assert f"add up to {info.image_span:.3f}" in info.caption()
+    caption = info.caption()
+    # a marginal effect along the order, never the claim that the image does not matter
+    assert 'Along this order the image regions\' steps move p("yes") by only ' in caption
+    assert f"{info.image_span:.3f}" in caption and "no image map shown" in caption
+    assert "not whether the image matters" in caption and "barely moves" not in caption
     fig = ek.plot.overlay(e, 0, kind="gain")
     texts = " ".join(t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.texts)
-    assert "the image barely moves" in texts and "no map drawn" in texts
+    assert "along this order the image regions move" in texts and "no map drawn" in texts
     assert len(fig.axes) == 1  # no colour bar for a map that is not drawn
 
 
@@ -90,3 +93,36 @@ def test_an_image_that_moves_the_token_is_still_drawn_in_a_joint_explanation():
         )
     info = e.map_info(e.targets, kind="gain")
     assert info.image_span >= MIN_MAP_SPAN and info.shown
+
+
+def test_a_prompt_only_explanation_speaks_of_no_image_map() -> None:
+    image = ek.shapes.make_scene(0).image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ek.load_model("shapes")
+        e = ek.explain(
+            model,
+            image,
+            prompt="is there a red circle ?",
+            answer="no",
+            regions="none",
+            text_regions="words",
+            search="exact",
+            progress=False,
+        )
+    assert e.map_info(0).caption() == "No image regions (prompt span features only): no image map."
+    page = e._repr_html_()
+    assert "barely moves" not in page and "image regions' steps" not in page
+    with pytest.raises(ValueError, match="prompt span features only"):
+        ek.plot.overlay(e, 0)
+
+
+def test_joint_captions_name_the_image_regions_share_and_the_scale_only_for_gain(
+    prompt_decides,
+) -> None:
+    rank = prompt_decides.map_info(None, kind="rank")
+    gain = prompt_decides.map_info(None, kind="gain")
+    for info in (rank, gain):
+        assert f"the image regions' steps move it by {info.image_span:.3f}" in info.caption()
+    assert "colour scale" not in rank.caption()  # a rank map's scale is [0, 1]
+    assert "the image map's colour scale" in gain.caption()

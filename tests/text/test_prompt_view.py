@@ -86,7 +86,12 @@ def test_joint_gain_map_scale_and_caption_are_over_image_regions(expl) -> None:
             assert f'prompt span "{word}"' in info.caption()
         else:
             assert f"({info.max_gain_feature})" == f"(region {every})"
-        assert "largest image-region gain" in info.caption()
+        assert f"the image regions' steps move it by {info.image_span:.3f}, the largest " in (
+            info.caption()
+        )
+        assert f"{info.image_max_gain:+.3f} (region {info.image_max_gain_region}, the image" in (
+            info.caption()
+        )
         np.testing.assert_array_equal(
             expl.overlay(tokens, kind="gain"), expl.overlay(tokens, kind="gain", scale=info.scale)
         )
