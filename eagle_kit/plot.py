@@ -970,6 +970,37 @@ def _chip_text(token: str) -> str:
     return "␣" if token else "∅"
 
 
+def _strip_texts(
+    ax: Axes,
+    margin: float,
+    title_h: float,
+    title_lines: Sequence[str],
+    note_y: float,
+    cut_note: str | None,
+    gid: str,
+) -> None:
+    """A chip strip's title, and the note under its last line when it was cut at max_height."""
+    ax.text(
+        margin,
+        title_h * 0.5,
+        "\n".join(title_lines),
+        ha="left",
+        va="center",
+        fontsize=STYLE["axes.titlesize"],
+    )
+    if cut_note:
+        ax.text(
+            margin,
+            note_y,
+            cut_note,
+            ha="left",
+            va="center",
+            fontsize=7,
+            color=PALETTE["muted"],
+            gid=gid,
+        )
+
+
 def _check_max_height(max_height: Any) -> None:
     if (
         isinstance(max_height, bool)
@@ -1131,25 +1162,15 @@ def tokens(
                     gid=f"token-{i}",
                 )
                 x += cw + gap
-        ax.text(
+        _strip_texts(
+            ax,
             margin,
-            title_h * 0.5,
-            "\n".join(title_lines),
-            ha="left",
-            va="center",
-            fontsize=STYLE["axes.titlesize"],
+            title_h,
+            title_lines,
+            title_h + len(lines) * line_h + note_h * 0.5,
+            cut_note,
+            "tokens-cut-note",
         )
-        if cut_note:
-            ax.text(
-                margin,
-                title_h + len(lines) * line_h + note_h * 0.5,
-                cut_note,
-                ha="left",
-                va="center",
-                fontsize=7,
-                color=PALETTE["muted"],
-                gid="tokens-cut-note",
-            )
         if legend and split:
             _modality_legend(fig, 0.06 / h_in, ["visual", "prompt", "prior", "mixed", "n/a"])
         elif legend:  # room for the "prior" and "visual" labels on either side
@@ -2165,25 +2186,15 @@ def prompt(
                     gid=f"prompt-span-{j}" if j >= 0 else None,
                 )
                 x += cw + gap
-        ax.text(
+        _strip_texts(
+            ax,
             margin,
-            title_h * 0.5,
-            "\n".join(title_lines),
-            ha="left",
-            va="center",
-            fontsize=STYLE["axes.titlesize"],
+            title_h,
+            title_lines,
+            title_h + len(lines) * line_h + note_h * 0.5,
+            cut_note,
+            "prompt-cut-note",
         )
-        if cut_note:
-            ax.text(
-                margin,
-                title_h + len(lines) * line_h + note_h * 0.5,
-                cut_note,
-                ha="left",
-                va="center",
-                fontsize=7,
-                color=PALETTE["muted"],
-                gid="prompt-cut-note",
-            )
         if faint:
             note = faint_prompt_note(expl.map_info(tokens, kind="gain").quantity, max_gain)
             fig.text(

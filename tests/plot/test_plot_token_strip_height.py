@@ -83,13 +83,15 @@ def test_a_height_cap_without_room_for_one_line_is_refused(long_answer) -> None:
         ek.plot.tokens(long_answer, max_height=0.5)
 
 
-def test_a_long_prompt_strip_is_cut_at_the_height_cap_with_a_note() -> None:
+@pytest.fixture(scope="module")
+def long_prompt() -> ek.Explanation:
+    """36 prompt words (within the embedded model's 128 positions), text only."""
     image = np.zeros((32, 32, 3), np.uint8)
-    prompt = " ".join(["is there a red square ?"] * 6)  # 36 words, within 128 positions
+    prompt = " ".join(["is there a red square ?"] * 6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ek.load_model("shapes")
-        expl = ek.explain(
+        return ek.explain(
             model,
             image,
             prompt=prompt,
@@ -98,6 +100,10 @@ def test_a_long_prompt_strip_is_cut_at_the_height_cap_with_a_note() -> None:
             text_regions="words",
             progress=False,
         )
+
+
+def test_a_long_prompt_strip_is_cut_at_the_height_cap_with_a_note(long_prompt) -> None:
+    expl = long_prompt
     n = len(expl.text_spans)
     assert n == 36
     full = ek.plot.prompt(expl, 0, width="single")
@@ -122,21 +128,10 @@ def test_max_height_must_be_positive_inches(long_answer, bad) -> None:
         ek.plot.tokens(long_answer, max_height=bad)
 
 
-def test_a_prompt_strip_respects_its_cap_and_flags_a_hidden_largest_value() -> None:
-    image = np.zeros((32, 32, 3), np.uint8)
-    prompt = " ".join(["is there a red square ?"] * 6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = ek.load_model("shapes")
-        expl = ek.explain(
-            model,
-            image,
-            prompt=prompt,
-            answer="yes",
-            regions="none",
-            text_regions="words",
-            progress=False,
-        )
+def test_a_prompt_strip_respects_its_cap_and_flags_a_hidden_largest_value(
+    long_prompt,
+) -> None:
+    expl = long_prompt
     for cap in (1.2, 1.5, 2.0):
         try:
             fig = ek.plot.prompt(expl, 0, width="single", max_height=cap)
